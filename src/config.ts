@@ -1,0 +1,160 @@
+// Every setting, from the environment (and .env when present), validated once at start-up.
+import { Type, type Static } from '@sinclair/typebox'
+import envSchema from 'env-schema'
+import { DURATION_PATTERN, parseDuration } from './lib/duration'
+
+const Duration = (def: string, description: string) =>
+  Type.String({ pattern: DURATION_PATTERN, default: def, description })
+
+export const ConfigSchema = Type.Object({
+  HOST: Type.String({ default: '127.0.0.1' }),
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
+  DATABASE_URL: Type.String({ default: 'sqlite:./data/tessera.db', pattern: '^(sqlite:|postgres://|postgresql://)' }),
+  JWT_ALG: Type.Union([Type.Literal('EdDSA'), Type.Literal('ES256'), Type.Literal('RS256'), Type.Literal('HS256')], { default: 'EdDSA' }),
+  JWT_KEYS_DIR: Type.String({ default: './data/keys', minLength: 1 }),
+  JWT_SECRET: Type.Optional(Type.String()),
+  JWT_ISSUER: Type.String({ default: 'tessera', minLength: 1 }),
+  JWT_AUDIENCE: Type.String({ default: 'tessera-api', minLength: 1 }),
+  JWKS_MAX_AGE: Duration('10m', 'JWKS Cache-Control lifetime'),
+  ACCESS_TOKEN_TTL: Duration('15m', 'access token lifetime'),
+  REFRESH_TOKEN_TTL: Duration('30d', 'refresh token lifetime'),
+  SESSION_MAX_AGE: Duration('90d', 'absolute session lifetime from login'),
+  CLOCK_TOLERANCE: Duration('30s', 'leeway for exp/nbf/iat'),
+  JWT_VERIFY_CACHE: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 10_000 }),
+  PASSWORD_MIN_LENGTH: Type.Integer({ minimum: 8, maximum: 128, default: 15 }),
+  ARGON2_MEMORY_KIB: Type.Integer({ minimum: 8192, maximum: 4_194_304, default: 19_456 }),
+  ARGON2_ITERATIONS: Type.Integer({ minimum: 1, maximum: 20, default: 2 }),
+  ARGON2_PARALLELISM: Type.Integer({ minimum: 1, maximum: 16, default: 1 }),
+  RATE_LIMIT: Type.Union([Type.Literal('on'), Type.Literal('off')], { default: 'on' }),
+  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
+  CORS_ORIGINS: Type.String({ default: '' }),
+  TRUST_PROXY: Type.String({ default: 'false' }),
+  LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
+  WEB_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 64, default: 1 })
+})
+
+export type RawConfig = Static<typeof ConfigSchema>
+
+/** The validated configuration with durations in seconds and lists split. */
+export interface Config {
+  host: string
+  port: number
+  databaseUrl: string
+  jwt: {
+    alg: 'EdDSA' | 'ES256' | 'RS256' | 'HS256'
+    keysDir: string
+    secret: string | undefined
+    issuer: string
+    audience: string
+    jwksMaxAge: number
+    accessTtl: number
+    refreshTtl: number
+    sessionMaxAge: number
+    clockTolerance: number
+    verifyCacheSize: number
+  }
+  password: { minLength: number, argon2: { memoryCost: number, timeCost: number, parallelism: number } }
+  rateLimit: boolean
+  redisUrl: string | undefined
+  corsOrigins: string[]
+  trustProxy: boolean | string | number
+  logLevel: string
+  webConcurrency: number
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+const MAX_CLOCK_TOLERANCE = 300
+const MIN_HS256_SECRET_BYTES = 32
+
+function duration (raw: RawConfig, key: keyof RawConfig): number {
+  try {
+    return parseDuration(raw[key] as string)
+  } catch (err) {
+    throw new ConfigError(`${key}: ${(err as Error).message}`)
+  }
+}
+
+function parseTrustProxy (value: string): boolean | string | number {
+  if (value === 'true') return true
+  if (value === 'false' || value === '') return false
+  if (/^\d+$/.test(value)) return Number(value)
+  return value
+}
+
+/** Turn validated raw settings into a Config, refusing weak or contradictory combinations. */
+export function configFromRaw (raw: RawConfig): Config {
+  const problems: string[] = []
+  const clockTolerance = duration(raw, 'CLOCK_TOLERANCE')
+  const accessTtl = duration(raw, 'ACCESS_TOKEN_TTL')
+  const refreshTtl = duration(raw, 'REFRESH_TOKEN_TTL')
+  const sessionMaxAge = duration(raw, 'SESSION_MAX_AGE')
+  const jwksMaxAge = duration(raw, 'JWKS_MAX_AGE')
+  if (clockTolerance > MAX_CLOCK_TOLERANCE) problems.push(`CLOCK_TOLERANCE: at most 5m (300 s) is allowed, got ${clockTolerance} s`)
+  if (accessTtl < 1) problems.push('ACCESS_TOKEN_TTL: must be at least 1 s')
+  if (refreshTtl < 1) problems.push('REFRESH_TOKEN_TTL: must be at least 1 s')
+  if (sessionMaxAge < 1) problems.push('SESSION_MAX_AGE: must be at least 1 s')
+  if (raw.JWT_ISSUER === raw.JWT_AUDIENCE) {
+    problems.push('JWT_AUDIENCE: must differ from JWT_ISSUER, or a refresh token (audience = issuer) would pass as an access token')
+  }
+  if (raw.JWT_ALG === 'HS256') {
+    if (raw.JWT_SECRET === undefined || raw.JWT_SECRET === '') {
+      problems.push('JWT_SECRET: required when JWT_ALG=HS256')
+    } else if (Buffer.byteLength(raw.JWT_SECRET, 'utf8') < MIN_HS256_SECRET_BYTES) {
+      problems.push(`JWT_SECRET: must be at least ${MIN_HS256_SECRET_BYTES} bytes of random data for HS256`)
+    }
+  } else if (raw.JWT_SECRET !== undefined && raw.JWT_SECRET !== '') {
+    problems.push(`JWT_SECRET: only used with JWT_ALG=HS256 (JWT_ALG is ${raw.JWT_ALG}); remove it`)
+  }
+  if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`)
+  return {
+    host: raw.HOST,
+    port: raw.PORT,
+    databaseUrl: raw.DATABASE_URL,
+    jwt: {
+      alg: raw.JWT_ALG,
+      keysDir: raw.JWT_KEYS_DIR,
+      secret: raw.JWT_SECRET === '' ? undefined : raw.JWT_SECRET,
+      issuer: raw.JWT_ISSUER,
+      audience: raw.JWT_AUDIENCE,
+      jwksMaxAge,
+      accessTtl,
+      refreshTtl,
+      sessionMaxAge,
+      clockTolerance,
+      verifyCacheSize: raw.JWT_VERIFY_CACHE
+    },
+    password: {
+      minLength: raw.PASSWORD_MIN_LENGTH,
+      argon2: { memoryCost: raw.ARGON2_MEMORY_KIB, timeCost: raw.ARGON2_ITERATIONS, parallelism: raw.ARGON2_PARALLELISM }
+    },
+    rateLimit: raw.RATE_LIMIT === 'on',
+    redisUrl: raw.REDIS_URL === '' ? undefined : raw.REDIS_URL,
+    corsOrigins: raw.CORS_ORIGINS.split(',').map((o) => o.trim()).filter((o) => o !== ''),
+    trustProxy: parseTrustProxy(raw.TRUST_PROXY),
+    logLevel: raw.LOG_LEVEL,
+    webConcurrency: raw.WEB_CONCURRENCY
+  }
+}
+
+/**
+ * Validate the environment. `dotenv` loads ./.env when present; tests pass `env` and `dotenv: false`.
+ * Every schema error names its variable (ajv reports `env/NAME …`).
+ */
+export function loadConfig (env: Record<string, string | undefined> = process.env, options: { dotenv?: boolean } = {}): Config {
+  let raw: RawConfig
+  try {
+    raw = envSchema<RawConfig>({
+      schema: structuredClone(ConfigSchema),
+      data: Object.fromEntries(Object.entries(env).filter(([k]) => k in ConfigSchema.properties)),
+      env: false,
+      dotenv: options.dotenv ?? false,
+      ajv: undefined
+    })
+  } catch (err) {
+    throw new ConfigError(`invalid configuration: ${(err as Error).message.replaceAll('env/', '')}`)
+  }
+  return configFromRaw(raw)
+}

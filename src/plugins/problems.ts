@@ -1,0 +1,63 @@
+// The one error handler and the one not-found handler: every failure becomes RFC 9457 problem+json.
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import { bearerChallenge, problemBody, ProblemError, Problems, type FieldError } from '../lib/problem'
+import { PROBLEM_CONTENT_TYPE } from '../schemas/problem'
+
+interface ValidationIssue { instancePath?: string, message?: string, params?: Record<string, unknown> }
+
+function fieldErrors (issues: ValidationIssue[]): FieldError[] {
+  return issues.slice(0, 20).map((issue) => ({
+    path: issue.instancePath === undefined || issue.instancePath === '' ? '/' : issue.instancePath,
+    message: issue.message ?? 'is invalid'
+  }))
+}
+
+/** Map framework and plugin errors to our problems; anything unknown is a 500 with no internals. */
+export function toProblem (err: FastifyError): ProblemError {
+  if (err instanceof ProblemError) return err
+  if (Array.isArray(err.validation)) {
+    const where = err.validationContext ?? 'request'
+    return Problems.validation(fieldErrors(err.validation as ValidationIssue[]), `The ${where} is invalid`)
+  }
+  switch (err.code) {
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new ProblemError({ status: 415, code: 'ERR_UNSUPPORTED_MEDIA_TYPE', title: 'Unsupported media type', detail: 'Send the body as application/json' })
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new ProblemError({ status: 413, code: 'ERR_PAYLOAD_TOO_LARGE', title: 'Payload too large', detail: 'The request body is too large' })
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new ProblemError({ status: 400, code: 'ERR_MALFORMED_JSON', title: 'Malformed JSON', detail: 'The body is not valid JSON' })
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new ProblemError({ status: 400, code: 'ERR_BAD_REQUEST', title: 'Bad request', detail: 'Content-Length does not match the body' })
+  }
+  if (err instanceof SyntaxError && err.statusCode === 400) {
+    return new ProblemError({ status: 400, code: 'ERR_MALFORMED_JSON', title: 'Malformed JSON', detail: 'The body is not valid JSON' })
+  }
+  const status = err.statusCode ?? 500
+  if (status === 429) {
+    return new ProblemError({ status, code: 'ERR_RATE_LIMITED', title: 'Too many requests', detail: 'Too many requests; retry after the time in Retry-After' })
+  }
+  if (status >= 400 && status < 500) {
+    return new ProblemError({ status, code: 'ERR_BAD_REQUEST', title: 'Bad request', detail: 'The request cannot be processed' })
+  }
+  return Problems.internal()
+}
+
+export function sendProblem (reply: FastifyReply, problem: ProblemError, realm: string): FastifyReply {
+  if (problem.bearer !== undefined) reply.header('www-authenticate', bearerChallenge(realm, problem.bearer))
+  for (const [name, value] of Object.entries(problem.headers)) reply.header(name, value)
+  return reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).send(problemBody(problem))
+}
+
+async function problemsPlugin (app: FastifyInstance, opts: { realm: string }): Promise<void> {
+  app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    const problem = toProblem(err)
+    if (problem.status >= 500) request.log.error({ err }, 'request failed')
+    else request.log.info({ code: problem.code, status: problem.status }, 'request refused')
+    return sendProblem(reply, problem, opts.realm)
+  })
+  app.setNotFoundHandler((_request, reply) => sendProblem(reply, Problems.notFound(), opts.realm))
+}
+
+export default fp(problemsPlugin, { name: 'tessera-problems', fastify: '5.x' })

@@ -1,0 +1,88 @@
+// /v1/users: administration, for tokens with role admin.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import { Problems } from '../../lib/problem'
+import {
+  bearerProblems, bearerSecurity, forbiddenProblem, jsonResponse, noContent, problemResponse, unavailable
+} from '../../schemas/responses'
+import { toUser } from '../../schemas/user'
+import { AdminPatchBodySchema, ListUsersQuerySchema, UserIdParamsSchema, UserListSchema } from '../../schemas/users'
+import { guardStore, type AccountService } from '../../services/account-service'
+
+export interface UsersRoutesOptions { accounts: AccountService }
+
+/** Cursors are opaque to clients so the keyset (today: the last id) can change without breaking them. */
+const encodeCursor = (id: string): string => Buffer.from(`id:${id}`).toString('base64url')
+function decodeCursor (cursor: string): string {
+  const decoded = Buffer.from(cursor, 'base64url').toString('utf8')
+  if (!decoded.startsWith('id:') || encodeCursor(decoded.slice(3)) !== cursor) {
+    throw Problems.validation([{ path: '/cursor', message: 'is not a cursor this API returned' }], 'Invalid cursor')
+  }
+  return decoded.slice(3)
+}
+
+const notFound = { 404: problemResponse('No user has this id') }
+const admin = { ...bearerProblems, ...forbiddenProblem, ...unavailable }
+
+const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async (app, { accounts }) => {
+  app.addHook('onRequest', app.authenticate)
+  app.addHook('preHandler', app.requireRole('admin'))
+  const store = accounts.store
+
+  app.get('/', {
+    schema: {
+      tags: ['users'], summary: 'List users (keyset pagination, creation order)', security: bearerSecurity,
+      querystring: ListUsersQuerySchema,
+      response: { 200: jsonResponse(UserListSchema, 'A page of users'), ...admin }
+    }
+  }, async (request) => {
+    const { limit, cursor } = request.query
+    const after = cursor === undefined ? undefined : decodeCursor(cursor)
+    // One extra row tells whether another page exists without a COUNT.
+    const rows = await guardStore(store.list({ limit: limit + 1, ...(after !== undefined ? { after } : {}) }))
+    const page = rows.slice(0, limit)
+    return {
+      items: page.map(toUser),
+      nextCursor: rows.length > limit ? encodeCursor(page[page.length - 1].id) : null
+    }
+  })
+
+  app.get('/:id', {
+    schema: {
+      tags: ['users'], summary: 'One user', security: bearerSecurity, params: UserIdParamsSchema,
+      response: { 200: jsonResponse(Type.Ref('User'), 'The user'), ...admin, ...notFound }
+    }
+  }, async (request) => {
+    const user = await guardStore(store.findById(request.params.id))
+    if (user === null) throw Problems.userNotFound()
+    return toUser(user)
+  })
+
+  app.patch('/:id', {
+    schema: {
+      tags: ['users'], summary: 'Change role or disable (disabling revokes every session)', security: bearerSecurity,
+      params: UserIdParamsSchema, body: AdminPatchBodySchema,
+      response: {
+        200: jsonResponse(Type.Ref('User'), 'The updated user'),
+        ...admin,
+        ...notFound,
+        413: problemResponse('Body too large'),
+        415: problemResponse('Content-Type must be application/json')
+      }
+    }
+  }, async (request) => {
+    return toUser(await accounts.adminUpdate(request.params.id, request.body))
+  })
+
+  app.delete('/:id', {
+    schema: {
+      tags: ['users'], summary: 'Delete a user', security: bearerSecurity, params: UserIdParamsSchema,
+      response: { 204: noContent('Deleted'), ...admin, ...notFound }
+    }
+  }, async (request, reply) => {
+    if (!await guardStore(store.delete(request.params.id))) throw Problems.userNotFound()
+    return reply.code(204).send()
+  })
+}
+
+export default usersRoutes

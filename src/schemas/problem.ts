@@ -1,0 +1,25 @@
+// RFC 9457 problem+json schemas and the response headers that go with them (RFC 6750, rate limits).
+import { Type, type TSchema } from '@sinclair/typebox'
+
+export const FieldErrorSchema = Type.Object({
+  path: Type.String({ description: 'JSON Pointer to the offending field' }),
+  message: Type.String()
+})
+
+export const ProblemSchema = Type.Object({
+  type: Type.String({ description: 'URI naming the problem type' }),
+  title: Type.String(),
+  status: Type.Integer(),
+  detail: Type.String(),
+  code: Type.String({ description: 'Stable machine-readable code, e.g. ERR_INVALID_CREDENTIALS' }),
+  errors: Type.Optional(Type.Array(FieldErrorSchema))
+}, { $id: 'Problem', title: 'Problem', description: 'RFC 9457 problem details' })
+
+const ref = Type.Ref('Problem')
+
+/** A problem response; fastify-swagger documents the content type given here. */
+export const problem = (description: string): TSchema => ({ ...ref, description })
+
+export const wwwAuthenticate = (description: string): TSchema => Type.String({ description })
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json'

@@ -1,0 +1,60 @@
+// Response-schema builders shared by the routes, so every status is documented the same way.
+import { Type, type TSchema } from '@sinclair/typebox'
+import { PROBLEM_CONTENT_TYPE } from './problem'
+
+type Headers = Record<string, TSchema>
+
+const WWW_AUTHENTICATE = Type.String({ description: 'RFC 6750 Bearer challenge, e.g. Bearer realm="tessera", error="invalid_token"' })
+const RETRY_AFTER = Type.String({ description: 'Seconds to wait before retrying' })
+const RATE_LIMIT_HEADERS: Headers = {
+  'retry-after': RETRY_AFTER,
+  'x-ratelimit-limit': Type.String({ description: 'Requests allowed in the window' }),
+  'x-ratelimit-remaining': Type.String({ description: 'Requests left in the window' }),
+  'x-ratelimit-reset': Type.String({ description: 'Seconds until the window resets' })
+}
+
+export const problemResponse = (description: string, headers?: Headers) => ({
+  description,
+  content: { [PROBLEM_CONTENT_TYPE]: { schema: Type.Ref('Problem') } },
+  ...(headers !== undefined ? { headers } : {})
+})
+
+export const jsonResponse = (schema: TSchema, description: string, headers?: Headers) => ({
+  description,
+  content: { 'application/json': { schema } },
+  ...(headers !== undefined ? { headers } : {})
+})
+
+export const noContent = (description: string) => ({ type: 'null', description })
+
+const NO_STORE = { 'cache-control': Type.String({ description: 'no-store: the body carries tokens' }) }
+export const tokenResponse = (schema: TSchema, description: string) => jsonResponse(schema, description, NO_STORE)
+
+/** Problems every route can answer with. */
+export const commonProblems = {
+  500: problemResponse('Unexpected error (no internals are shown)')
+}
+
+/** Problems of routes that read a JSON body. */
+export const bodyProblems = {
+  400: problemResponse('Invalid body (problem `errors` lists each field)'),
+  413: problemResponse('Body too large'),
+  415: problemResponse('Content-Type must be application/json'),
+  ...commonProblems
+}
+
+/** Problems of routes guarded by the Bearer hook. */
+export const bearerProblems = {
+  400: problemResponse('Malformed Authorization header (error="invalid_request") or invalid body', { 'www-authenticate': WWW_AUTHENTICATE }),
+  401: problemResponse('Missing, invalid or expired access token', { 'www-authenticate': WWW_AUTHENTICATE }),
+  ...commonProblems
+}
+
+export const forbiddenProblem = {
+  403: problemResponse('The token lacks the required role (error="insufficient_scope")', { 'www-authenticate': WWW_AUTHENTICATE })
+}
+
+export const rateLimited = { 429: problemResponse('Too many requests', RATE_LIMIT_HEADERS) }
+export const unavailable = { 503: problemResponse('The user store is unreachable; retry later', { 'retry-after': RETRY_AFTER }) }
+
+export const bearerSecurity = [{ bearerAuth: [] }]

@@ -1,0 +1,163 @@
+// Registration, login, refresh and password changes: the rules, independent of HTTP.
+import { nowSeconds, type Clock } from '../clock'
+import { normalizeEmail } from '../lib/email'
+import type { PasswordHasher } from '../lib/password-hasher'
+import { checkPassword, normalizePassword, PASSWORD_MAX_LENGTH } from '../lib/password-policy'
+import { ProblemError, Problems } from '../lib/problem'
+import type { RefreshClaims } from '../tokens/claims'
+import type { IssuedTokens, TokenIssuer } from '../tokens/token-issuer'
+import { EmailTakenError, StoreUnavailableError, type Role, type UserRecord, type UserStore } from '../store/user-store'
+
+export interface AccountServiceDeps {
+  store: UserStore
+  hasher: PasswordHasher
+  issuer: TokenIssuer
+  clock: Clock
+  passwordMinLength: number
+  sessionMaxAge: number
+}
+
+export interface Session { user: UserRecord, tokens: IssuedTokens }
+
+const codePoints = (s: string): number => {
+  let n = 0
+  for (const _ of s) n++
+  return n
+}
+
+/** Store failures become a 503 with Retry-After; everything else passes through. */
+export async function guardStore<T> (work: Promise<T>): Promise<T> {
+  try {
+    return await work
+  } catch (err) {
+    if (err instanceof StoreUnavailableError) throw Problems.storeUnavailable()
+    throw err
+  }
+}
+
+export class AccountService {
+  constructor (private readonly deps: AccountServiceDeps) {}
+
+  get store (): UserStore { return this.deps.store }
+
+  private email (raw: string): string {
+    const email = normalizeEmail(raw)
+    if (email === null) throw Problems.validation([{ path: '/email', message: 'must be an email address' }], 'The email address is invalid')
+    return email
+  }
+
+  private acceptablePassword (raw: string, path: string): string {
+    const verdict = checkPassword(raw, this.deps.passwordMinLength)
+    if (!verdict.ok) throw Problems.weakPassword(verdict.code, verdict.detail, path)
+    return verdict.normalized
+  }
+
+  private issue (user: UserRecord, authTime: number): Session {
+    return { user, tokens: this.deps.issuer.issue(user, authTime) }
+  }
+
+  async register (input: { email: string, password: string, name?: string }): Promise<Session> {
+    const email = this.email(input.email)
+    const password = this.acceptablePassword(input.password, '/password')
+    const passwordHash = await this.deps.hasher.hash(password)
+    try {
+      const user = await guardStore(this.deps.store.create({ email, name: input.name ?? null, role: 'user', passwordHash }))
+      return this.issue(user, nowSeconds(this.deps.clock))
+    } catch (err) {
+      if (err instanceof EmailTakenError) throw Problems.emailTaken()
+      throw err
+    }
+  }
+
+  /**
+   * Unknown email and wrong password cost one argon2 verify each and give the same problem, so
+   * neither the answer nor its timing tells whether an account exists.
+   */
+  async login (input: { email: string, password: string }): Promise<Session> {
+    const email = normalizeEmail(input.email)
+    const password = normalizePassword(input.password)
+    const user = email === null ? null : await guardStore(this.deps.store.findByEmail(email))
+    const usable = codePoints(password) <= PASSWORD_MAX_LENGTH && password.isWellFormed()
+    if (user === null || !usable) {
+      await this.deps.hasher.verifyDummy(password)
+      throw Problems.invalidCredentials()
+    }
+    if (!await this.deps.hasher.verify(user.passwordHash, password)) throw Problems.invalidCredentials()
+    // Only after the right password: telling a stranger an account is disabled would enumerate it.
+    if (user.disabled) throw Problems.accountDisabled()
+    let current = user
+    if (this.deps.hasher.needsRehash(user.passwordHash)) {
+      const passwordHash = await this.deps.hasher.hash(password)
+      current = await guardStore(this.deps.store.update(user.id, { passwordHash })) ?? user
+    }
+    return this.issue(current, nowSeconds(this.deps.clock))
+  }
+
+  /** Rotate a verified refresh token: checked against the user's current token version. */
+  async refresh (claims: RefreshClaims): Promise<Session> {
+    const user = await guardStore(this.deps.store.findById(claims.sub))
+    if (user === null) throw Problems.invalidRefreshToken('ERR_REFRESH_TOKEN_INVALID', 'The account no longer exists')
+    if (user.disabled) throw Problems.invalidRefreshToken('ERR_ACCOUNT_DISABLED', 'This account has been disabled')
+    if (claims.ver !== user.tokenVersion) throw Problems.invalidRefreshToken('ERR_REFRESH_TOKEN_REVOKED', 'The session was revoked')
+    if (nowSeconds(this.deps.clock) >= claims.auth_time + this.deps.sessionMaxAge) {
+      throw Problems.invalidRefreshToken('ERR_SESSION_EXPIRED', 'The session reached its maximum age; log in again')
+    }
+    return this.issue(user, claims.auth_time)
+  }
+
+  async logoutAll (userId: string): Promise<void> {
+    await this.existing(this.deps.store.update(userId, { bumpTokenVersion: true }))
+  }
+
+  /** The user a valid access token names; a deleted user's token is answered as invalid. */
+  async existing (lookup: Promise<UserRecord | null>): Promise<UserRecord> {
+    const user = await guardStore(lookup)
+    if (user === null) throw Problems.invalidToken('The account no longer exists')
+    return user
+  }
+
+  private async verifyCurrent (user: UserRecord, raw: string): Promise<void> {
+    const password = normalizePassword(raw)
+    if (!password.isWellFormed() || !await this.deps.hasher.verify(user.passwordHash, password)) {
+      throw new ProblemError({ status: 403, code: 'ERR_WRONG_PASSWORD', title: 'Wrong password', detail: 'The current password is incorrect' })
+    }
+  }
+
+  /** New password, every other session revoked (version bump), fresh tokens for this one. */
+  async changePassword (userId: string, input: { currentPassword: string, newPassword: string }): Promise<Session> {
+    const user = await this.existing(this.deps.store.findById(userId))
+    await this.verifyCurrent(user, input.currentPassword)
+    const password = this.acceptablePassword(input.newPassword, '/newPassword')
+    const passwordHash = await this.deps.hasher.hash(password)
+    const updated = await this.existing(this.deps.store.update(user.id, { passwordHash, bumpTokenVersion: true }))
+    return this.issue(updated, nowSeconds(this.deps.clock))
+  }
+
+  async deleteSelf (userId: string, password: string): Promise<void> {
+    const user = await this.existing(this.deps.store.findById(userId))
+    await this.verifyCurrent(user, password)
+    await guardStore(this.deps.store.delete(user.id))
+  }
+
+  /** Admin update: disabling (or re-enabling) revokes every session of the user. */
+  async adminUpdate (id: string, patch: { role?: Role, disabled?: boolean }): Promise<UserRecord> {
+    const user = await guardStore(this.deps.store.findById(id))
+    if (user === null) throw Problems.userNotFound()
+    const bump = patch.disabled === true && !user.disabled
+    const updated = await guardStore(this.deps.store.update(id, { ...patch, bumpTokenVersion: bump }))
+    if (updated === null) throw Problems.userNotFound()
+    return updated
+  }
+
+  /** Used by the CLI to bootstrap an administrator. */
+  async createUser (input: { email: string, password: string, name?: string, role: Role }): Promise<UserRecord> {
+    const email = this.email(input.email)
+    const password = this.acceptablePassword(input.password, '/password')
+    try {
+      return await guardStore(this.deps.store.create({ email, name: input.name ?? null, role: input.role, passwordHash: await this.deps.hasher.hash(password) }))
+    } catch (err) {
+      if (err instanceof EmailTakenError) throw Problems.emailTaken()
+      throw err
+    }
+  }
+}

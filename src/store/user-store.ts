@@ -1,0 +1,69 @@
+// The storage contract every user store (SQLite, PostgreSQL) implements and the contract tests check.
+export type Role = 'user' | 'admin'
+export const ROLES: readonly Role[] = ['user', 'admin']
+
+export interface UserRecord {
+  id: string
+  /** Normalised (trimmed, NFKC, lower-cased) address; unique. */
+  email: string
+  name: string | null
+  role: Role
+  disabled: boolean
+  passwordHash: string
+  /** Bumped to revoke every refresh token of the user at once. */
+  tokenVersion: number
+  createdAt: Date
+  updatedAt: Date
+}
+
+export interface NewUser {
+  email: string
+  name: string | null
+  role: Role
+  passwordHash: string
+}
+
+export interface UserPatch {
+  name?: string | null
+  role?: Role
+  disabled?: boolean
+  passwordHash?: string
+  /** Increment the token version in the same write. */
+  bumpTokenVersion?: boolean
+}
+
+export interface ListOptions {
+  limit: number
+  /** Return users whose id sorts after this one (keyset pagination). */
+  after?: string
+}
+
+/** Thrown by `create` when the email is already registered. */
+export class EmailTakenError extends Error {
+  readonly code = 'ERR_EMAIL_TAKEN'
+  constructor () { super('email already registered') }
+}
+
+/** Thrown when the store cannot be reached; routes answer 503. */
+export class StoreUnavailableError extends Error {
+  readonly code = 'ERR_STORE_UNAVAILABLE'
+  constructor (options?: { cause?: unknown }) { super('the user store is unavailable', options) }
+}
+
+export interface UserStore {
+  readonly kind: 'sqlite' | 'postgres'
+  /** Apply pending versioned migrations. Idempotent. */
+  migrate (): Promise<void>
+  create (user: NewUser): Promise<UserRecord>
+  findById (id: string): Promise<UserRecord | null>
+  findByEmail (email: string): Promise<UserRecord | null>
+  /** Users ordered by id ascending; ids are time-ordered UUIDv7 so this is creation order. */
+  list (options: ListOptions): Promise<UserRecord[]>
+  /** Apply the patch and return the updated user, or null when the id is unknown. */
+  update (id: string, patch: UserPatch): Promise<UserRecord | null>
+  /** Returns false when the id is unknown. */
+  delete (id: string): Promise<boolean>
+  /** Resolves when the store answers a trivial query; used by /health/ready. */
+  ping (): Promise<void>
+  close (): Promise<void>
+}

@@ -1,0 +1,198 @@
+// The behaviour every UserStore implementation must show; each store's test file runs it.
+import type { Test } from 'tap'
+import { ManualClock } from '../../src/clock'
+import { ID_PATTERN } from '../../src/lib/ids'
+import { EmailTakenError, StoreUnavailableError } from '../../src/store/user-store'
+import type { NewUser, UserRecord, UserStore } from '../../src/store/user-store'
+
+export type MakeStore = (clock: ManualClock) => Promise<UserStore>
+
+const START = Date.UTC(2026, 0, 1, 12, 0, 0, 123)
+/** UUIDv7 in 26 Crockford base32 characters: bits 48-51 (the version) decode to 7. */
+const isUuidV7Id = (id: string): boolean => ID_PATTERN.test(id) && ((decodeId(id) >> 76n) & 0xfn) === 7n
+const decodeId = (id: string): bigint => [...id].reduce((v, c) => (v << 5n) | BigInt('0123456789abcdefghjkmnpqrstvwxyz'.indexOf(c)), 0n)
+
+const newUser = (overrides: Partial<NewUser> = {}): NewUser => ({
+  email: 'ada@example.io',
+  name: 'Ada',
+  role: 'user',
+  passwordHash: '$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA',
+  ...overrides
+})
+
+/** The rejection reason, so a test can check both its class and its code. */
+const rejection = (promise: Promise<unknown>): Promise<unknown> =>
+  promise.then(() => { throw new Error('expected a rejection') }, (err: unknown) => err)
+
+export function storeContract (t: Test, name: string, makeStore: MakeStore): void {
+  // Each case gets its own store and clock so cases cannot see each other's rows.
+  const setup = async (t: Test) => {
+    const clock = new ManualClock(START)
+    const store = await makeStore(clock)
+    t.teardown(() => store.close())
+    return { clock, store }
+  }
+
+  t.test(`${name}: UserStore contract`, async t => {
+    t.test('create returns the full record with a UUIDv7 id (base32) and clock times', async t => {
+      const { store } = await setup(t)
+      const user = await store.create(newUser())
+      t.ok(isUuidV7Id(user.id), `UUIDv7 id: ${user.id}`)
+      t.strictSame(user, {
+        id: user.id,
+        email: 'ada@example.io',
+        name: 'Ada',
+        role: 'user',
+        disabled: false,
+        passwordHash: newUser().passwordHash,
+        tokenVersion: 0,
+        createdAt: new Date(START),
+        updatedAt: new Date(START)
+      })
+      const nameless = await store.create(newUser({ email: 'root@example.io', name: null, role: 'admin' }))
+      t.equal(nameless.name, null)
+      t.equal(nameless.role, 'admin')
+    })
+
+    t.test('findById and findByEmail return the stored record or null', async t => {
+      const { store } = await setup(t)
+      const user = await store.create(newUser())
+      t.strictSame(await store.findById(user.id), user)
+      t.strictSame(await store.findByEmail('ada@example.io'), user)
+      t.equal(await store.findById('0190a000-0000-7000-8000-000000000000'), null)
+      t.equal(await store.findByEmail('nobody@example.io'), null)
+    })
+
+    t.test('email uniqueness ignores case', async t => {
+      const { store } = await setup(t)
+      await store.create(newUser({ email: 'a@x.io' }))
+      for (const email of ['a@x.io', 'A@X.IO']) {
+        const err = await rejection(store.create(newUser({ email })))
+        t.type(err, EmailTakenError, email)
+        t.match(err, { code: 'ERR_EMAIL_TAKEN' }, email)
+      }
+      t.equal((await store.list({ limit: 10 })).length, 1)
+    })
+
+    t.test('concurrent registrations of one email yield exactly one account', async t => {
+      const { store } = await setup(t)
+      const results = await Promise.allSettled(
+        Array.from({ length: 20 }, () => store.create(newUser({ email: 'race@example.io' }))))
+      const fulfilled = results.filter(r => r.status === 'fulfilled')
+      const rejected = results.flatMap(r => r.status === 'rejected' ? [r.reason] : [])
+      t.equal(fulfilled.length, 1)
+      t.equal(rejected.length, 19)
+      t.ok(rejected.every(reason => reason instanceof EmailTakenError), 'every loser gets EmailTakenError')
+      t.equal((await store.list({ limit: 100 })).length, 1)
+    })
+
+    t.test('update changes only the given fields and stamps updatedAt', async t => {
+      const { clock, store } = await setup(t)
+      const user = await store.create(newUser())
+      clock.advance(60_000)
+      const updated = await store.update(user.id, { name: 'Ada L.', role: 'admin', disabled: true })
+      const expected = { ...user, name: 'Ada L.', role: 'admin', disabled: true, updatedAt: new Date(START + 60_000) }
+      t.strictSame(updated, expected)
+      t.strictSame(await store.findById(user.id), expected)
+
+      clock.advance(1)
+      const cleared = await store.update(user.id, { name: null })
+      t.strictSame(cleared, { ...expected, name: null, updatedAt: new Date(START + 60_001) })
+
+      clock.advance(1)
+      const untouched = await store.update(user.id, {})
+      t.strictSame(untouched, { ...expected, name: null, updatedAt: new Date(START + 60_002) })
+    })
+
+    t.test('bumpTokenVersion adds exactly one, in the same write as a password change', async t => {
+      const { clock, store } = await setup(t)
+      const user = await store.create(newUser())
+      clock.advance(1000)
+      const first = await store.update(user.id, { passwordHash: 'new-hash', bumpTokenVersion: true })
+      t.strictSame(first, { ...user, passwordHash: 'new-hash', tokenVersion: 1, updatedAt: new Date(START + 1000) })
+      const second = await store.update(user.id, { bumpTokenVersion: true })
+      t.equal(second?.tokenVersion, 2)
+      t.equal(second?.passwordHash, 'new-hash')
+      const unbumped = await store.update(user.id, { bumpTokenVersion: false, name: 'x' })
+      t.equal(unbumped?.tokenVersion, 2)
+      t.equal((await store.findById(user.id))?.tokenVersion, 2)
+    })
+
+    t.test('update and delete of an unknown id', async t => {
+      const { store } = await setup(t)
+      const unknown = '0190a000-0000-7000-8000-000000000000'
+      t.equal(await store.update(unknown, { name: 'x', bumpTokenVersion: true }), null)
+      t.equal(await store.delete(unknown), false)
+    })
+
+    t.test('list pages by id in creation order', async t => {
+      const { clock, store } = await setup(t)
+      const created: UserRecord[] = []
+      for (let i = 0; i < 7; i++) {
+        created.push(await store.create(newUser({ email: `user${i}@example.io` })))
+        clock.advance(1000)
+      }
+      const pages: UserRecord[][] = []
+      let after: string | undefined
+      for (;;) {
+        const page = await store.list({ limit: 3, after })
+        if (page.length === 0) break
+        pages.push(page)
+        after = page[page.length - 1].id
+      }
+      t.strictSame(pages.map(p => p.length), [3, 3, 1])
+      t.strictSame(pages.flat().map(u => u.email), created.map(u => u.email))
+      t.strictSame(pages.flat(), created)
+      t.strictSame(await store.list({ limit: 3, after: created[6].id }), [])
+    })
+
+    t.test('delete removes the user and frees the email', async t => {
+      const { store } = await setup(t)
+      const user = await store.create(newUser())
+      const other = await store.create(newUser({ email: 'other@example.io' }))
+      t.equal(await store.delete(user.id), true)
+      t.equal(await store.delete(user.id), false)
+      t.equal(await store.findById(user.id), null)
+      t.equal(await store.findByEmail(user.email), null)
+      t.strictSame(await store.list({ limit: 10 }), [other])
+      const again = await store.create(newUser())
+      t.not(again.id, user.id)
+      t.equal(again.email, user.email)
+    })
+
+    t.test('migrate is idempotent', async t => {
+      const { store } = await setup(t)
+      const user = await store.create(newUser())
+      await store.migrate()
+      await store.migrate()
+      t.strictSame(await store.findById(user.id), user)
+    })
+
+    t.test('ping resolves', async t => {
+      const { store } = await setup(t)
+      t.equal(await store.ping(), undefined)
+    })
+
+    t.test('after close every call rejects with StoreUnavailableError', async t => {
+      const { store } = await setup(t)
+      const user = await store.create(newUser())
+      await store.close()
+      const calls: Array<[string, () => Promise<unknown>]> = [
+        ['ping', () => store.ping()],
+        ['create', () => store.create(newUser({ email: 'late@example.io' }))],
+        ['findById', () => store.findById(user.id)],
+        ['findByEmail', () => store.findByEmail(user.email)],
+        ['list', () => store.list({ limit: 10 })],
+        ['update', () => store.update(user.id, { name: 'x' })],
+        ['delete', () => store.delete(user.id)]
+      ]
+      for (const [method, call] of calls) {
+        const err = await rejection(call())
+        t.type(err, StoreUnavailableError, method)
+        t.match(err, { code: 'ERR_STORE_UNAVAILABLE' }, method)
+      }
+      // Shutdown paths may close twice (signal handler and teardown).
+      await t.resolves(store.close(), 'a second close resolves')
+    })
+  })
+}
