@@ -19,11 +19,7 @@ export interface AccountServiceDeps {
 
 export interface Session { user: UserRecord, tokens: IssuedTokens }
 
-const codePoints = (s: string): number => {
-  let n = 0
-  for (const _ of s) n++
-  return n
-}
+const codePoints = (s: string): number => [...s].length
 
 /** Store failures become a 503 with Retry-After; everything else passes through. */
 export async function guardStore<T> (work: Promise<T>): Promise<T> {
