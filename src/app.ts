@@ -12,6 +12,7 @@ import { PasswordHasher } from './lib/password-hasher'
 import { preloadCommonPasswords } from './lib/password-policy'
 import authPlugin from './plugins/auth'
 import problemsPlugin from './plugins/problems'
+import rateLimitPlugin from './plugins/rate-limit'
 import authRoutes from './routes/auth'
 import meRoutes from './routes/me'
 import metaRoutes from './routes/meta'
@@ -97,6 +98,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     exposedHeaders: ['WWW-Authenticate', 'Retry-After', 'RateLimit', 'RateLimit-Policy'],
     maxAge: 600
   })
+  if (config.rateLimit) await app.register(rateLimitPlugin, { rules: config.rateLimits })
   await app.register(fastifySwagger, {
     openapi: {
       openapi: '3.1.0',

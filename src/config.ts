@@ -3,6 +3,9 @@ import { Type, type Static } from '@sinclair/typebox'
 import envSchema from 'env-schema'
 import { DURATION_PATTERN, parseDuration } from './lib/duration'
 
+/** `<max>/<window>`, e.g. `10/15m`: at most max requests per window. */
+const RATE_PATTERN = '^\\s*\\d+\\s*/\\s*\\d+\\s*[smhd]?\\s*$'
+
 const Duration = (def: string, description: string) =>
   Type.String({ pattern: DURATION_PATTERN, default: def, description })
 
@@ -13,6 +16,8 @@ export const ConfigSchema = Type.Object({
   JWT_ALG: Type.Union([Type.Literal('EdDSA'), Type.Literal('ES256'), Type.Literal('RS256'), Type.Literal('HS256')], { default: 'EdDSA' }),
   JWT_KEYS_DIR: Type.String({ default: './data/keys', minLength: 1 }),
   JWT_SECRET: Type.Optional(Type.String()),
+  JWT_PRIVATE_KEY: Type.Optional(Type.String()),
+  JWT_KEYS_RELOAD: Duration('30s', 'how often the key directory is re-read'),
   JWT_ISSUER: Type.String({ default: 'tessera', minLength: 1 }),
   JWT_AUDIENCE: Type.String({ default: 'tessera-api', minLength: 1 }),
   JWKS_MAX_AGE: Duration('10m', 'JWKS Cache-Control lifetime'),
@@ -26,6 +31,10 @@ export const ConfigSchema = Type.Object({
   ARGON2_ITERATIONS: Type.Integer({ minimum: 1, maximum: 20, default: 2 }),
   ARGON2_PARALLELISM: Type.Integer({ minimum: 1, maximum: 16, default: 1 }),
   RATE_LIMIT: Type.Union([Type.Literal('on'), Type.Literal('off')], { default: 'on' }),
+  RATE_LIMIT_LOGIN_IP: Type.String({ default: '100/15m', pattern: RATE_PATTERN }),
+  RATE_LIMIT_LOGIN_ACCOUNT: Type.String({ default: '10/15m', pattern: RATE_PATTERN }),
+  RATE_LIMIT_REGISTER_IP: Type.String({ default: '20/1h', pattern: RATE_PATTERN }),
+  RATE_LIMIT_REFRESH_IP: Type.String({ default: '300/15m', pattern: RATE_PATTERN }),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
   CORS_ORIGINS: Type.String({ default: '' }),
   TRUST_PROXY: Type.String({ default: 'false' }),
@@ -44,6 +53,10 @@ export interface Config {
     alg: 'EdDSA' | 'ES256' | 'RS256' | 'HS256'
     keysDir: string
     secret: string | undefined
+    /** A PEM private key from the environment, for platforms without a writable disk. */
+    privateKeyPem: string | undefined
+    /** Seconds between re-reads of the key directory (rotation by another process). */
+    keysReload: number
     issuer: string
     audience: string
     jwksMaxAge: number
@@ -55,12 +68,16 @@ export interface Config {
   }
   password: { minLength: number, argon2: { memoryCost: number, timeCost: number, parallelism: number } }
   rateLimit: boolean
+  /** Each limit: at most `max` requests per `window` seconds. */
+  rateLimits: Record<'loginIp' | 'loginAccount' | 'registerIp' | 'refreshIp', RateRule>
   redisUrl: string | undefined
   corsOrigins: string[]
   trustProxy: boolean | string | number
   logLevel: string
   webConcurrency: number
 }
+
+export interface RateRule { max: number, window: number }
 
 export class ConfigError extends Error {
   override name = 'ConfigError'
@@ -75,6 +92,13 @@ function duration (raw: RawConfig, key: keyof RawConfig): number {
   } catch (err) {
     throw new ConfigError(`${key}: ${(err as Error).message}`)
   }
+}
+
+function rate (raw: RawConfig, key: keyof RawConfig): RateRule {
+  const [max, window] = (raw[key] as string).split('/')
+  const rule = { max: Number(max.trim()), window: duration({ ...raw, [key]: window.trim() }, key) }
+  if (rule.max < 1 || rule.window < 1) throw new ConfigError(`${key}: both the count and the window must be at least 1`)
+  return rule
 }
 
 function parseTrustProxy (value: string): boolean | string | number {
@@ -108,6 +132,9 @@ export function configFromRaw (raw: RawConfig): Config {
   } else if (raw.JWT_SECRET !== undefined && raw.JWT_SECRET !== '') {
     problems.push(`JWT_SECRET: only used with JWT_ALG=HS256 (JWT_ALG is ${raw.JWT_ALG}); remove it`)
   }
+  if (raw.JWT_PRIVATE_KEY !== undefined && raw.JWT_PRIVATE_KEY !== '' && raw.JWT_ALG === 'HS256') {
+    problems.push('JWT_PRIVATE_KEY: not used with JWT_ALG=HS256 (the key is JWT_SECRET); remove one of them')
+  }
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`)
   return {
     host: raw.HOST,
@@ -117,6 +144,8 @@ export function configFromRaw (raw: RawConfig): Config {
       alg: raw.JWT_ALG,
       keysDir: raw.JWT_KEYS_DIR,
       secret: raw.JWT_SECRET === '' ? undefined : raw.JWT_SECRET,
+      privateKeyPem: raw.JWT_PRIVATE_KEY === '' ? undefined : raw.JWT_PRIVATE_KEY?.replaceAll('\\n', '\n'),
+      keysReload: Math.max(1, duration(raw, 'JWT_KEYS_RELOAD')),
       issuer: raw.JWT_ISSUER,
       audience: raw.JWT_AUDIENCE,
       jwksMaxAge,
@@ -131,6 +160,12 @@ export function configFromRaw (raw: RawConfig): Config {
       argon2: { memoryCost: raw.ARGON2_MEMORY_KIB, timeCost: raw.ARGON2_ITERATIONS, parallelism: raw.ARGON2_PARALLELISM }
     },
     rateLimit: raw.RATE_LIMIT === 'on',
+    rateLimits: {
+      loginIp: rate(raw, 'RATE_LIMIT_LOGIN_IP'),
+      loginAccount: rate(raw, 'RATE_LIMIT_LOGIN_ACCOUNT'),
+      registerIp: rate(raw, 'RATE_LIMIT_REGISTER_IP'),
+      refreshIp: rate(raw, 'RATE_LIMIT_REFRESH_IP')
+    },
     redisUrl: raw.REDIS_URL === '' ? undefined : raw.REDIS_URL,
     corsOrigins: raw.CORS_ORIGINS.split(',').map((o) => o.trim()).filter((o) => o !== ''),
     trustProxy: parseTrustProxy(raw.TRUST_PROXY),

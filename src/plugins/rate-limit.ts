@@ -1,0 +1,109 @@
+// Abuse limits on register, login and refresh: counters from @fastify/rate-limit (memory, or Redis
+// when REDIS_URL is set), answered as problem+json 429 with Retry-After and IETF RateLimit headers.
+import fastifyRateLimit from '@fastify/rate-limit'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import type { Config, RateRule } from '../config'
+import { normalizeEmail } from '../lib/email'
+import { ProblemError } from '../lib/problem'
+
+export type RateLimitScope = 'register' | 'login' | 'refresh'
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Which abuse limits guard the route. */
+    rateLimitScope?: RateLimitScope
+  }
+}
+
+export interface RateLimitOptions {
+  rules: Config['rateLimits']
+  /** Passed to @fastify/rate-limit for shared counters across instances. */
+  redis?: unknown
+}
+
+interface Limit {
+  name: string
+  rule: RateRule
+  /** The counter's key, or null when the limit does not apply to this request. */
+  key: (request: FastifyRequest) => string | null
+}
+
+interface Outcome { isAllowed: boolean, isExceeded?: boolean, remaining?: number, ttlInSeconds?: number, max?: number }
+type Checker = (request: FastifyRequest) => Promise<Outcome>
+
+const byIp = (scope: string) => (request: FastifyRequest): string => `${scope}:ip:${request.ip}`
+
+/**
+ * Per account AND per IP: a limit on the account alone would let an attacker lock its owner
+ * out from anywhere by failing logins on purpose.
+ */
+const byIpAndAccount = (request: FastifyRequest): string | null => {
+  const email = (request.body as { email?: unknown } | undefined)?.email
+  const normalized = typeof email === 'string' ? normalizeEmail(email) : null
+  return normalized === null ? null : `login:acct:${request.ip}:${normalized}`
+}
+
+function limitsFor (rules: Config['rateLimits']): Record<RateLimitScope, Limit[]> {
+  return {
+    register: [{ name: 'register-ip', rule: rules.registerIp, key: byIp('register') }],
+    login: [
+      { name: 'login-ip', rule: rules.loginIp, key: byIp('login') },
+      { name: 'login-account', rule: rules.loginAccount, key: byIpAndAccount }
+    ],
+    refresh: [{ name: 'refresh-ip', rule: rules.refreshIp, key: byIp('refresh') }]
+  }
+}
+
+async function rateLimitPlugin (app: FastifyInstance, opts: RateLimitOptions): Promise<void> {
+  await app.register(fastifyRateLimit, {
+    global: false,
+    // An unreachable Redis must not lock everyone out: requests pass unlimited and the error is logged.
+    skipOnError: true,
+    ...(opts.redis !== undefined ? { redis: opts.redis as never } : {})
+  })
+  const checkers = new Map<Limit, Checker>()
+  const scopes = limitsFor(opts.rules)
+  for (const limits of Object.values(scopes)) {
+    for (const limit of limits) {
+      checkers.set(limit, app.createRateLimit({
+        max: limit.rule.max,
+        timeWindow: limit.rule.window * 1000,
+        keyGenerator: (request: FastifyRequest) => limit.key(request) ?? ''
+      }) as Checker)
+    }
+  }
+
+  app.addHook('preHandler', async (request: FastifyRequest, reply: FastifyReply) => {
+    const scope = request.routeOptions.config.rateLimitScope
+    if (scope === undefined) return
+    const policies: string[] = []
+    const states: string[] = []
+    let exceeded: { name: string, retryAfter: number } | null = null
+    for (const limit of scopes[scope]) {
+      if (limit.key(request) === null) continue
+      const outcome = await checkers.get(limit)!(request)
+      if (outcome.isAllowed) continue
+      const reset = outcome.ttlInSeconds ?? limit.rule.window
+      policies.push(`"${limit.name}";q=${limit.rule.max};w=${limit.rule.window}`)
+      states.push(`"${limit.name}";r=${outcome.remaining ?? 0};t=${reset}`)
+      if (outcome.isExceeded === true && (exceeded === null || reset > exceeded.retryAfter)) exceeded = { name: limit.name, retryAfter: reset }
+    }
+    // draft-ietf-httpapi-ratelimit-headers: structured fields naming each policy.
+    if (policies.length > 0) {
+      reply.header('ratelimit-policy', policies.join(', '))
+      reply.header('ratelimit', states.join(', '))
+    }
+    if (exceeded !== null) {
+      throw new ProblemError({
+        status: 429,
+        code: 'ERR_RATE_LIMITED',
+        title: 'Too many requests',
+        detail: `Too many requests (${exceeded.name}); retry in ${exceeded.retryAfter} s`,
+        headers: { 'retry-after': String(exceeded.retryAfter) }
+      })
+    }
+  })
+}
+
+export default fp(rateLimitPlugin, { name: 'tessera-rate-limit', fastify: '5.x' })
