@@ -1,12 +1,15 @@
-// Entry point: load config, build the app, listen, and drain on SIGTERM/SIGINT.
+// Entry point: load config, then either run WEB_CONCURRENCY workers (node:cluster) or serve directly.
+import cluster from 'node:cluster'
 import closeWithGrace from 'close-with-grace'
 import { buildApp } from './app'
-import { ConfigError, loadConfig } from './config'
+import { ConfigError, loadConfig, type Config } from './config'
 
-async function main (): Promise<void> {
-  let config
+/** How long a dying worker's replacement waits, so a crash loop cannot spin the CPU. */
+const RESTART_DELAY_MS = 1000
+
+function readConfig (): Config {
   try {
-    config = loadConfig(process.env, { dotenv: true })
+    return loadConfig(process.env, { dotenv: true })
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`tessera: ${err.message}\n`)
@@ -14,16 +17,48 @@ async function main (): Promise<void> {
     }
     throw err
   }
+}
+
+async function serve (config: Config): Promise<void> {
   const app = await buildApp(config)
   closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
     if (err !== undefined) app.log.error({ err }, 'shutting down after an error')
-    else app.log.info({ signal }, 'shutting down')
+    else app.log.info({ signal }, 'shutting down: draining in-flight requests')
     await app.close()
   })
   await app.listen({ host: config.host, port: config.port })
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`tessera: failed to start: ${err instanceof Error ? err.message : String(err)}\n`)
-  process.exit(1)
-})
+/** The primary only supervises: workers share the port, a dead one is replaced, SIGTERM stops all. */
+function supervise (workers: number): void {
+  let stopping = false
+  const log = (msg: string): void => { process.stdout.write(JSON.stringify({ level: 30, time: Date.now(), pid: process.pid, msg }) + '\n') }
+  for (let i = 0; i < workers; i++) cluster.fork()
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) {
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0)
+      return
+    }
+    log(`worker ${worker.process.pid} exited (${signal ?? code}); starting a replacement`)
+    setTimeout(() => cluster.fork(), RESTART_DELAY_MS)
+  })
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) return
+    stopping = true
+    log(`${signal}: stopping ${workers} workers`)
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM')
+    if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0)
+  }
+  process.on('SIGTERM', stop)
+  process.on('SIGINT', stop)
+}
+
+const config = readConfig()
+if (config.webConcurrency > 1 && cluster.isPrimary) {
+  supervise(config.webConcurrency)
+} else {
+  serve(config).catch((err: unknown) => {
+    process.stderr.write(`tessera: failed to start: ${err instanceof Error ? err.message : String(err)}\n`)
+    process.exit(1)
+  })
+}
