@@ -12,7 +12,7 @@ import { PasswordHasher } from './lib/password-hasher'
 import { preloadCommonPasswords } from './lib/password-policy'
 import authPlugin from './plugins/auth'
 import problemsPlugin from './plugins/problems'
-import rateLimitPlugin from './plugins/rate-limit'
+import rateLimitPlugin, { createRedis } from './plugins/rate-limit'
 import authRoutes from './routes/auth'
 import meRoutes from './routes/me'
 import metaRoutes from './routes/meta'
@@ -98,7 +98,11 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     exposedHeaders: ['WWW-Authenticate', 'Retry-After', 'RateLimit', 'RateLimit-Policy'],
     maxAge: 600
   })
-  if (config.rateLimit) await app.register(rateLimitPlugin, { rules: config.rateLimits })
+  if (config.rateLimit) {
+    const redis = config.redisUrl === undefined ? undefined : createRedis(config.redisUrl, app.log)
+    if (redis !== undefined) app.addHook('onClose', async () => { redis.disconnect() })
+    await app.register(rateLimitPlugin, { rules: config.rateLimits, ...(redis !== undefined ? { redis } : {}) })
+  }
   await app.register(fastifySwagger, {
     openapi: {
       openapi: '3.1.0',

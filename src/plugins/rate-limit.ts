@@ -3,9 +3,31 @@
 import fastifyRateLimit from '@fastify/rate-limit'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
+import Redis from 'ioredis'
 import type { Config, RateRule } from '../config'
 import { normalizeEmail } from '../lib/email'
 import { ProblemError } from '../lib/problem'
+
+/**
+ * A Redis client for shared counters that fails fast instead of queueing: with Redis down, a
+ * request must not wait for it (the limiter then lets requests through, see skipOnError).
+ */
+export function createRedis (url: string, log: { warn (obj: object, msg: string): void }): Redis {
+  const redis = new Redis(url, {
+    connectTimeout: 1000,
+    commandTimeout: 500,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    retryStrategy: (attempt) => Math.min(attempt * 200, 2000)
+  })
+  let warned = false
+  redis.on('error', (err: Error) => {
+    if (!warned) log.warn({ err: err.message }, 'redis unavailable: rate limits are not enforced until it is back')
+    warned = true
+  })
+  redis.on('ready', () => { warned = false })
+  return redis
+}
 
 export type RateLimitScope = 'register' | 'login' | 'refresh'
 
