@@ -121,6 +121,8 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
         { name: 'health', description: 'Probes' }
       ]
     },
+    // Routes declared as '/' under a prefix are documented without the trailing slash (/v1/me).
+    transform: ({ schema, url }) => ({ schema, url: url.length > 1 ? url.replace(/\/$/, '') : url }),
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => typeof json.$id === 'string' ? json.$id : `def-${i}` }
   })
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' })

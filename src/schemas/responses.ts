@@ -8,9 +8,8 @@ const WWW_AUTHENTICATE = Type.String({ description: 'RFC 6750 Bearer challenge, 
 const RETRY_AFTER = Type.String({ description: 'Seconds to wait before retrying' })
 const RATE_LIMIT_HEADERS: Headers = {
   'retry-after': RETRY_AFTER,
-  'x-ratelimit-limit': Type.String({ description: 'Requests allowed in the window' }),
-  'x-ratelimit-remaining': Type.String({ description: 'Requests left in the window' }),
-  'x-ratelimit-reset': Type.String({ description: 'Seconds until the window resets' })
+  ratelimit: Type.String({ description: 'IETF RateLimit: per policy, requests remaining (r) and seconds to reset (t), e.g. "login-ip";r=0;t=540' }),
+  'ratelimit-policy': Type.String({ description: 'IETF RateLimit-Policy: per policy, quota (q) and window in seconds (w), e.g. "login-ip";q=100;w=900' })
 }
 
 export const problemResponse = (description: string, headers?: Headers) => ({
@@ -19,9 +18,15 @@ export const problemResponse = (description: string, headers?: Headers) => ({
   ...(headers !== undefined ? { headers } : {})
 })
 
+/**
+ * A schema registered with `addSchema` (it has an `$id`: User, AuthResult) is referenced, not inlined,
+ * so the document names it `#/components/schemas/<id>` and generated clients share one type.
+ */
+const referenced = (schema: TSchema): TSchema => typeof schema.$id === 'string' ? Type.Ref(schema.$id) : schema
+
 export const jsonResponse = (schema: TSchema, description: string, headers?: Headers) => ({
   description,
-  content: { 'application/json': { schema } },
+  content: { 'application/json': { schema: referenced(schema) } },
   ...(headers !== undefined ? { headers } : {})
 })
 
@@ -57,4 +62,8 @@ export const forbiddenProblem = {
 export const rateLimited = { 429: problemResponse('Too many requests', RATE_LIMIT_HEADERS) }
 export const unavailable = { 503: problemResponse('The user store is unreachable; retry later', { 'retry-after': RETRY_AFTER }) }
 
-export const bearerSecurity = [{ bearerAuth: [] }]
+/**
+ * A fresh array per route: @fastify/swagger keeps the route's own object, and one object shared by
+ * several operations is written to openapi.yaml as a YAML anchor and aliases (`&a1` / `*a1`).
+ */
+export const bearerSecurity = (): Array<{ bearerAuth: string[] }> => [{ bearerAuth: [] }]

@@ -2,8 +2,11 @@
 import { Type } from '@sinclair/typebox'
 import { RoleSchema } from './user'
 
+export const LIST_LIMIT_DEFAULT = 20
+
 export const ListUsersQuerySchema = Type.Object({
-  limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+  // Optional: the TypeBox validator does not fill in `default`, so the route applies it.
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: LIST_LIMIT_DEFAULT })),
   cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'nextCursor of the previous page' }))
 }, { additionalProperties: false })
 

@@ -76,7 +76,7 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, { a
     schema: {
       tags: ['auth'],
       summary: 'Revoke every session of the user (refresh tokens die now, access tokens within their TTL)',
-      security: bearerSecurity,
+      security: bearerSecurity(),
       response: { 204: noContent('Every refresh token of the user is revoked'), ...bearerProblems, ...unavailable }
     }
   }, async (request, reply) => {
@@ -89,7 +89,7 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, { a
     schema: {
       tags: ['auth'],
       summary: 'The verified claims of the access token; touches no storage',
-      security: bearerSecurity,
+      security: bearerSecurity(),
       response: { 200: jsonResponse(WhoamiSchema, 'Claims of the presented token'), ...bearerProblems }
     }
   }, async (request) => {

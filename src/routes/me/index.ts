@@ -24,7 +24,7 @@ const meRoutes: FastifyPluginAsyncTypebox<MeRoutesOptions> = async (app, { accou
 
   app.get('/', {
     schema: {
-      tags: ['me'], summary: 'The caller\'s account', security: bearerSecurity,
+      tags: ['me'], summary: 'The caller\'s account', security: bearerSecurity(),
       response: { 200: jsonResponse(userRef, 'The account'), ...bearerProblems, ...unavailable }
     }
   }, async (request) => {
@@ -33,7 +33,7 @@ const meRoutes: FastifyPluginAsyncTypebox<MeRoutesOptions> = async (app, { accou
 
   app.patch('/', {
     schema: {
-      tags: ['me'], summary: 'Update the caller\'s profile', security: bearerSecurity, body: UpdateMeBodySchema,
+      tags: ['me'], summary: 'Update the caller\'s profile', security: bearerSecurity(), body: UpdateMeBodySchema,
       response: { 200: jsonResponse(userRef, 'The updated account'), ...bodyOnBearer, ...unavailable }
     }
   }, async (request) => {
@@ -44,7 +44,7 @@ const meRoutes: FastifyPluginAsyncTypebox<MeRoutesOptions> = async (app, { accou
     schema: {
       tags: ['me'],
       summary: 'Change the password; every other session is revoked and fresh tokens are returned',
-      security: bearerSecurity,
+      security: bearerSecurity(),
       body: ChangePasswordBodySchema,
       response: { 200: tokenResponse(AuthResultSchema, 'Fresh tokens for this session'), ...bodyOnBearer, ...wrongPassword, ...unavailable }
     }
@@ -55,7 +55,7 @@ const meRoutes: FastifyPluginAsyncTypebox<MeRoutesOptions> = async (app, { accou
 
   app.delete('/', {
     schema: {
-      tags: ['me'], summary: 'Delete the caller\'s account (password required)', security: bearerSecurity, body: DeleteMeBodySchema,
+      tags: ['me'], summary: 'Delete the caller\'s account (password required)', security: bearerSecurity(), body: DeleteMeBodySchema,
       response: { 204: noContent('Account deleted'), ...bodyOnBearer, ...wrongPassword, ...unavailable }
     }
   }, async (request, reply) => {

@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { KeyProvider } from '../../keys/key-provider'
 import { Problems } from '../../lib/problem'
-import { problemResponse } from '../../schemas/responses'
+import { unavailable } from '../../schemas/responses'
 import type { UserStore } from '../../store/user-store'
 
 export interface MetaRoutesOptions {
@@ -65,7 +65,7 @@ const metaRoutes: FastifyPluginAsyncTypebox<MetaRoutesOptions> = async (app, { k
     schema: {
       tags: ['health'],
       summary: 'The user store answers',
-      response: { 200: { ...StatusSchema, description: 'Ready' }, 503: problemResponse('The store does not answer') }
+      response: { 200: { ...StatusSchema, description: 'Ready' }, ...unavailable }
     }
   }, async () => {
     let timer: NodeJS.Timeout | undefined

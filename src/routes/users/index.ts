@@ -6,7 +6,7 @@ import {
   bearerProblems, bearerSecurity, forbiddenProblem, jsonResponse, noContent, problemResponse, unavailable
 } from '../../schemas/responses'
 import { toUser } from '../../schemas/user'
-import { AdminPatchBodySchema, ListUsersQuerySchema, UserIdParamsSchema, UserListSchema } from '../../schemas/users'
+import { AdminPatchBodySchema, LIST_LIMIT_DEFAULT, ListUsersQuerySchema, UserIdParamsSchema, UserListSchema } from '../../schemas/users'
 import { guardStore, type AccountService } from '../../services/account-service'
 
 export interface UsersRoutesOptions { accounts: AccountService }
@@ -26,17 +26,18 @@ const admin = { ...bearerProblems, ...forbiddenProblem, ...unavailable }
 
 const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async (app, { accounts }) => {
   app.addHook('onRequest', app.authenticate)
-  app.addHook('preHandler', app.requireRole('admin'))
+  // onRequest, not preHandler: decide authorisation before parsing or validating anything a non-admin sent.
+  app.addHook('onRequest', app.requireRole('admin'))
   const store = accounts.store
 
   app.get('/', {
     schema: {
-      tags: ['users'], summary: 'List users (keyset pagination, creation order)', security: bearerSecurity,
+      tags: ['users'], summary: 'List users (keyset pagination, creation order)', security: bearerSecurity(),
       querystring: ListUsersQuerySchema,
       response: { 200: jsonResponse(UserListSchema, 'A page of users'), ...admin }
     }
   }, async (request) => {
-    const { limit, cursor } = request.query
+    const { limit = LIST_LIMIT_DEFAULT, cursor } = request.query
     const after = cursor === undefined ? undefined : decodeCursor(cursor)
     // One extra row tells whether another page exists without a COUNT.
     const rows = await guardStore(store.list({ limit: limit + 1, ...(after !== undefined ? { after } : {}) }))
@@ -49,7 +50,7 @@ const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async (app, {
 
   app.get('/:id', {
     schema: {
-      tags: ['users'], summary: 'One user', security: bearerSecurity, params: UserIdParamsSchema,
+      tags: ['users'], summary: 'One user', security: bearerSecurity(), params: UserIdParamsSchema,
       response: { 200: jsonResponse(Type.Ref('User'), 'The user'), ...admin, ...notFound }
     }
   }, async (request) => {
@@ -60,7 +61,7 @@ const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async (app, {
 
   app.patch('/:id', {
     schema: {
-      tags: ['users'], summary: 'Change role or disable (disabling revokes every session)', security: bearerSecurity,
+      tags: ['users'], summary: 'Change role or disable (disabling revokes every session)', security: bearerSecurity(),
       params: UserIdParamsSchema, body: AdminPatchBodySchema,
       response: {
         200: jsonResponse(Type.Ref('User'), 'The updated user'),
@@ -76,7 +77,7 @@ const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async (app, {
 
   app.delete('/:id', {
     schema: {
-      tags: ['users'], summary: 'Delete a user', security: bearerSecurity, params: UserIdParamsSchema,
+      tags: ['users'], summary: 'Delete a user', security: bearerSecurity(), params: UserIdParamsSchema,
       response: { 204: noContent('Deleted'), ...admin, ...notFound }
     }
   }, async (request, reply) => {
