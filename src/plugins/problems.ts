@@ -16,6 +16,8 @@ function fieldErrors (issues: ValidationIssue[]): FieldError[] {
 /** Map framework and plugin errors to our problems; anything unknown is a 500 with no internals. */
 export function toProblem (err: FastifyError): ProblemError {
   if (err instanceof ProblemError) return err
+  // A store failure that escaped a route's guard is still "try again later", not a bug.
+  if ((err as { code?: unknown }).code === 'ERR_STORE_UNAVAILABLE') return Problems.storeUnavailable()
   if (Array.isArray(err.validation)) {
     const where = err.validationContext ?? 'request'
     return Problems.validation(fieldErrors(err.validation as ValidationIssue[]), `The ${where} is invalid`)

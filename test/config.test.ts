@@ -1,0 +1,109 @@
+// loadConfig: weak or contradictory settings are refused with a message naming the variable; durations and defaults.
+import t from 'tap'
+import { ConfigError, loadConfig } from '../src/config'
+import { parseDuration } from '../src/lib/duration'
+
+/** The message loadConfig refuses `env` with; fails the test if it is accepted. */
+function refusal (env: Record<string, string>): string {
+  try {
+    loadConfig(env)
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err
+    return err.message
+  }
+  throw new Error(`accepted: ${JSON.stringify(env)}`)
+}
+
+const SECRET_31 = 'x'.repeat(31)
+const SECRET_32 = 'y'.repeat(32)
+
+t.test('refusals name the variable', async (t) => {
+  const cases: Array<[string, Record<string, string>, string]> = [
+    ['JWT_SECRET shorter than 32 bytes with HS256', { JWT_ALG: 'HS256', JWT_SECRET: SECRET_31 }, 'JWT_SECRET'],
+    ['HS256 without a secret', { JWT_ALG: 'HS256' }, 'JWT_SECRET'],
+    ['HS256 with an empty secret', { JWT_ALG: 'HS256', JWT_SECRET: '' }, 'JWT_SECRET'],
+    ['JWT_SECRET with EdDSA (the default)', { JWT_SECRET: SECRET_32 }, 'JWT_SECRET'],
+    ['JWT_SECRET with ES256', { JWT_ALG: 'ES256', JWT_SECRET: SECRET_32 }, 'JWT_SECRET'],
+    ['CLOCK_TOLERANCE 6m (cap is 5m)', { CLOCK_TOLERANCE: '6m' }, 'CLOCK_TOLERANCE'],
+    ['CLOCK_TOLERANCE 301 s', { CLOCK_TOLERANCE: '301' }, 'CLOCK_TOLERANCE'],
+    ['JWT_ISSUER === JWT_AUDIENCE', { JWT_ISSUER: 'same', JWT_AUDIENCE: 'same' }, 'JWT_AUDIENCE'],
+    ['JWT_AUDIENCE equal to the default issuer', { JWT_AUDIENCE: 'tessera' }, 'JWT_AUDIENCE'],
+    ['PORT abc', { PORT: 'abc' }, 'PORT'],
+    ['PORT 70000', { PORT: '70000' }, 'PORT'],
+    ['ACCESS_TOKEN_TTL 15x', { ACCESS_TOKEN_TTL: '15x' }, 'ACCESS_TOKEN_TTL'],
+    ['ACCESS_TOKEN_TTL 0', { ACCESS_TOKEN_TTL: '0' }, 'ACCESS_TOKEN_TTL'],
+    ['ACCESS_TOKEN_TTL negative', { ACCESS_TOKEN_TTL: '-5m' }, 'ACCESS_TOKEN_TTL'],
+    ['REFRESH_TOKEN_TTL 1.5d', { REFRESH_TOKEN_TTL: '1.5d' }, 'REFRESH_TOKEN_TTL'],
+    ['PASSWORD_MIN_LENGTH 7', { PASSWORD_MIN_LENGTH: '7' }, 'PASSWORD_MIN_LENGTH'],
+    ['JWT_ALG none', { JWT_ALG: 'none' }, 'JWT_ALG'],
+    ['JWT_ALG HS512', { JWT_ALG: 'HS512' }, 'JWT_ALG'],
+    ['JWT_ALG lower-case eddsa', { JWT_ALG: 'eddsa' }, 'JWT_ALG'],
+    ['JWT_VERIFY_CACHE negative', { JWT_VERIFY_CACHE: '-1' }, 'JWT_VERIFY_CACHE']
+  ]
+  for (const [name, env, variable] of cases) {
+    const message = refusal(env)
+    t.ok(message.includes(variable), `${name}: names ${variable} in "${message}"`)
+  }
+})
+
+t.test('a refused secret is not echoed in the message', async (t) => {
+  const secret = 'do-not-print-me-31-bytes-long!!'
+  t.equal(Buffer.byteLength(secret), 31)
+  t.notOk(refusal({ JWT_ALG: 'HS256', JWT_SECRET: secret }).includes(secret))
+})
+
+t.test('every problem is reported at once, not only the first', async (t) => {
+  const message = refusal({ CLOCK_TOLERANCE: '6m', JWT_ISSUER: 'x', JWT_AUDIENCE: 'x', JWT_SECRET: SECRET_32 })
+  for (const variable of ['CLOCK_TOLERANCE', 'JWT_AUDIENCE', 'JWT_SECRET']) t.ok(message.includes(variable), variable)
+})
+
+t.test('the boundaries themselves are accepted', async (t) => {
+  t.equal(loadConfig({ JWT_ALG: 'HS256', JWT_SECRET: SECRET_32 }).jwt.secret, SECRET_32, 'a 32-byte secret')
+  t.equal(loadConfig({ CLOCK_TOLERANCE: '5m' }).jwt.clockTolerance, 300, 'CLOCK_TOLERANCE 5m')
+  t.equal(loadConfig({ PASSWORD_MIN_LENGTH: '8' }).password.minLength, 8)
+  t.equal(loadConfig({ JWT_VERIFY_CACHE: '0' }).jwt.verifyCacheSize, 0, 'the cache can be disabled')
+})
+
+t.test('durations: seconds or a unit suffix', async (t) => {
+  const cases: Array<[string, number]> = [['900', 900], ['15m', 900], ['12h', 43_200], ['30d', 2_592_000], ['30s', 30]]
+  for (const [text, seconds] of cases) {
+    t.equal(parseDuration(text), seconds, `parseDuration(${text})`)
+    t.equal(loadConfig({ ACCESS_TOKEN_TTL: text }).jwt.accessTtl, seconds, `ACCESS_TOKEN_TTL=${text}`)
+  }
+  const c = loadConfig({ REFRESH_TOKEN_TTL: '12h', SESSION_MAX_AGE: '30d', JWKS_MAX_AGE: '900', CLOCK_TOLERANCE: '1m' })
+  t.match(c.jwt, { refreshTtl: 43_200, sessionMaxAge: 2_592_000, jwksMaxAge: 900, clockTolerance: 60 })
+  for (const bad of ['15x', '1.5h', '-1', '', 'm', '15 minutes']) t.throws(() => parseDuration(bad), RangeError, bad)
+})
+
+t.test('defaults equal the table in DESIGN.md', async (t) => {
+  const c = loadConfig({})
+  t.match(c, {
+    host: '127.0.0.1',
+    port: 3000,
+    databaseUrl: 'sqlite:./data/tessera.db',
+    jwt: {
+      alg: 'EdDSA',
+      keysDir: './data/keys',
+      issuer: 'tessera',
+      audience: 'tessera-api',
+      jwksMaxAge: 600,
+      accessTtl: 900,
+      refreshTtl: 30 * 86_400,
+      sessionMaxAge: 90 * 86_400,
+      clockTolerance: 30,
+      verifyCacheSize: 10_000
+    },
+    password: { minLength: 15, argon2: { memoryCost: 19_456, timeCost: 2, parallelism: 1 } },
+    rateLimit: true,
+    corsOrigins: [],
+    trustProxy: false,
+    logLevel: 'info',
+    webConcurrency: 1
+  })
+  t.equal(c.jwt.secret, undefined, 'JWT_SECRET: none')
+  t.equal(c.redisUrl, undefined, 'REDIS_URL: none')
+})
+
+t.test('unknown variables in the environment are ignored, not refused', async (t) => {
+  t.equal(loadConfig({ PATH: '/usr/bin', SOMETHING_ELSE: 'x' }).port, 3000)
+})
