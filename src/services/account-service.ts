@@ -123,6 +123,8 @@ export class AccountService {
   async changePassword (userId: string, input: { currentPassword: string, newPassword: string }): Promise<Session> {
     const user = await this.existing(this.deps.store.findById(userId))
     await this.verifyCurrent(user, input.currentPassword)
+    // A disabled user's access token lives out its TTL, but must not be traded for fresh tokens.
+    if (user.disabled) throw Problems.accountDisabled()
     const password = this.acceptablePassword(input.newPassword, '/newPassword')
     const passwordHash = await this.deps.hasher.hash(password)
     const updated = await this.existing(this.deps.store.update(user.id, { passwordHash, bumpTokenVersion: true }))
@@ -135,7 +137,7 @@ export class AccountService {
     await guardStore(this.deps.store.delete(user.id))
   }
 
-  /** Admin update: disabling (or re-enabling) revokes every session of the user. */
+  /** Admin update: disabling revokes every session of the user (a token version bump). */
   async adminUpdate (id: string, patch: { role?: Role, disabled?: boolean }): Promise<UserRecord> {
     const user = await guardStore(this.deps.store.findById(id))
     if (user === null) throw Problems.userNotFound()
