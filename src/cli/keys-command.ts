@@ -15,8 +15,9 @@ export interface KeysIo {
 
 const USAGE = `usage: npm run keys -- <command>
   list                 every key with its state (pending, signing, verify-only, expired, retired)
-  rotate [--alg ALG]   add a key (EdDSA, ES256 or RS256; default JWT_ALG); it is published in the
-                       JWKS at once and signs after JWKS_MAX_AGE, so every JWKS cache has it first
+  rotate [--alg ALG]   add a key (EdDSA, ES256 or RS256; default JWT_ALG); running instances publish
+                       it within JWT_KEYS_RELOAD and sign with it after JWT_KEYS_RELOAD + JWKS_MAX_AGE,
+                       so every JWKS cache has it first
   retire KID           stop a key now (leaked key): every token it signed stops verifying
 `
 
@@ -57,8 +58,9 @@ export async function runKeysCommand (args: string[], config: Config, io: KeysIo
           return 2
         }
         const existing = dir.load()
-        // The first key signs at once; later ones wait until every JWKS cache has fetched them.
-        const signsFrom = existing.length === 0 ? now : now + config.jwt.jwksMaxAge * 1000
+        // The first key signs at once. A later one waits until running instances have re-read the
+        // directory (JWT_KEYS_RELOAD) and every JWKS cache has then expired (JWKS_MAX_AGE).
+        const signsFrom = existing.length === 0 ? now : now + (config.jwt.jwksMaxAge + config.jwt.keysReload) * 1000
         const key = dir.create(alg, { createdAt: now, signsFrom })
         io.stdout.write(`added ${key.kid} (${alg}): published now, signs from ${iso(signsFrom)}\n`)
         io.stdout.write(table(ring([...existing, key]), now))

@@ -1,0 +1,122 @@
+// End to end: the real server process, first-start key generation, the README's curl walkthrough, SIGTERM,
+// and the documentation of every configuration variable.
+import { execFile } from 'node:child_process'
+import { readdirSync, readFileSync, statSync } from 'node:fs'
+import path from 'node:path'
+import { promisify } from 'node:util'
+import t, { type Test } from 'tap'
+import { ConfigSchema } from '../../src/config'
+import { REPO_ROOT, startServer, waitForExit, type ServerProcess } from './server-process'
+
+const run = promisify(execFile)
+
+/** The README's default address; the walkthrough is rewritten to the port the test server got. */
+const README_BASE = 'http://127.0.0.1:3000'
+
+function serverEnv (dir: string): Record<string, string> {
+  return {
+    DATABASE_URL: `sqlite:${path.join(dir, 'tessera.db')}`,
+    JWT_KEYS_DIR: path.join(dir, 'keys'),
+    JWT_ALG: 'EdDSA',
+    // Cheap argon2 so the test is fast; the production parameters are tested in test/lib.
+    ARGON2_MEMORY_KIB: '8192',
+    ARGON2_ITERATIONS: '1',
+    LOG_LEVEL: 'info',
+    WEB_CONCURRENCY: '1'
+  }
+}
+
+/** The ```sh block that follows `<!-- walkthrough -->` in README.md. */
+function readmeWalkthrough (): string {
+  const readme = readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8')
+  const match = /<!-- walkthrough -->\s*```sh\n([\s\S]*?)\n```/.exec(readme)
+  if (match === null) throw new Error('README.md has no ```sh block after <!-- walkthrough -->')
+  return match[1]
+}
+
+async function bash (script: string): Promise<string> {
+  try {
+    const { stdout } = await run('bash', ['-euo', 'pipefail', '-c', script], { cwd: REPO_ROOT, timeout: 60_000 })
+    return stdout
+  } catch (err) {
+    const e = err as Error & { stdout?: string, stderr?: string }
+    throw new Error(`the walkthrough failed: ${e.message}\nstdout:\n${e.stdout ?? ''}\nstderr:\n${e.stderr ?? ''}`, { cause: err })
+  }
+}
+
+function assertKeyGenerated (t: Test, server: ServerProcess, keysDir: string): void {
+  const generated = server.logs.find((l) => l.msg === 'no signing key found: generated one')
+  t.ok(generated, 'the first start logs that it generated a signing key')
+  t.equal(generated?.alg, 'EdDSA')
+  const pems = readdirSync(keysDir).filter((name) => name.endsWith('.pem'))
+  t.equal(pems.length, 1, 'one private key file')
+  t.equal(pems[0], `${String(generated?.kid)}.pem`, 'the key file is named after the logged kid')
+  for (const pem of pems) {
+    t.equal((statSync(path.join(keysDir, pem)).mode & 0o777).toString(8), '600', `${pem} is readable by its owner only`)
+  }
+}
+
+t.test('first start, then the README walkthrough against the running server', async (t) => {
+  const dir = t.testdir()
+  const server = await startServer(t, serverEnv(dir))
+  assertKeyGenerated(t, server, path.join(dir, 'keys'))
+
+  const script = readmeWalkthrough()
+  t.match(script, README_BASE, 'the walkthrough talks to the default address')
+  t.notMatch(script, /\bjq\b/, 'the walkthrough needs nothing but curl and sed')
+
+  const out = await bash(script.replaceAll(README_BASE, server.baseUrl))
+  t.comment(out.trimEnd())
+
+  t.match(out, /^register: HTTP 201$/m, 'register answers 201')
+  const login = /^login: (\S+), user id (\S+), access token (\d+) bytes$/m.exec(out)
+  t.ok(login, 'login prints the user')
+  const [, email, id, accessBytes] = login ?? []
+  t.equal(email, 'alice@example.com', 'the registered email')
+  t.match(id, /^[0-9a-z]{26}$/, 'user id: 26 base32 characters')
+  t.ok(Number(accessBytes) < 350, `the access token stays under 350 bytes (${accessBytes})`)
+
+  const whoami = /^whoami: (\{.*\})$/m.exec(out)
+  t.ok(whoami, 'whoami prints the claims')
+  const claims = JSON.parse(whoami?.[1] ?? '{}') as Record<string, unknown>
+  t.equal(claims.sub, id, 'whoami names the logged-in user')
+  t.equal(claims.role, 'user')
+
+  t.match(out, /^refresh: ok/m, 'refresh returns new tokens')
+  t.match(out, /^logout-all: HTTP 204$/m, 'logout-all answers 204')
+  t.match(out, /^refresh after logout-all: \{.*"code":"ERR_REFRESH_TOKEN_REVOKED".*\} HTTP 401$/m,
+    'the refresh token from before logout-all is refused with 401')
+  t.match(out, /^whoami after logout-all: HTTP 200$/m, 'the access token lives on until it expires (the stateless trade-off)')
+  t.equal(server.stderr(), '', 'nothing on stderr')
+})
+
+t.test('SIGTERM drains and exits 0', async (t) => {
+  const dir = t.testdir()
+  const server = await startServer(t, serverEnv(dir))
+  const res = await fetch(`${server.baseUrl}/health/ready`)
+  t.equal(res.status, 200, 'ready before the signal')
+
+  t.ok(server.child.kill('SIGTERM'), 'signal sent')
+  const { code, signal } = await waitForExit(server, 5000)
+  t.equal(code, 0, 'exit code 0')
+  t.equal(signal, null, 'not killed by the signal: the handler ran')
+  t.ok(server.logs.some((l) => typeof l.msg === 'string' && l.msg.startsWith('shutting down') && l.signal === 'SIGTERM'), 'logs the shutdown')
+})
+
+t.test('.env.example and the README document every variable of src/config.ts', async (t) => {
+  const example = readFileSync(path.join(REPO_ROOT, '.env.example'), 'utf8').split('\n')
+  const readme = readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8')
+  const setting = /^# ([A-Z][A-Z0-9_]*)=/
+  const documented = example.flatMap((line) => setting.exec(line)?.[1] ?? [])
+  t.same([...documented].sort(), Object.keys(ConfigSchema.properties).sort(), '.env.example lists exactly the variables of ConfigSchema')
+  example.forEach((line, i) => {
+    if (!setting.test(line)) return
+    const above = example[i - 1] ?? ''
+    t.ok(above.startsWith('# ') && !setting.test(above), `a comment line explains ${line.slice(2)}`)
+  })
+  t.same(example.filter((line) => line.trim() !== '' && !line.startsWith('#')), [],
+    'every line is a comment, so copying the file to .env changes nothing')
+  for (const key of Object.keys(ConfigSchema.properties)) {
+    t.match(readme, new RegExp('^\\| `' + key + '` \\|', 'm'), `the README configuration table has ${key}`)
+  }
+})
