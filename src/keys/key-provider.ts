@@ -52,7 +52,7 @@ function loadOrCreate (dir: KeyDirectory, jwt: Config['jwt'], clock: Clock, log:
   if (keys.length > 0 || jwt.alg === 'HS256') return keys
   mkdirSync(dir.dir, { recursive: true, mode: 0o700 })
   const lock = join(dir.dir, '.generate.lock')
-  let fd: number | null = null
+  let fd: number
   try {
     fd = openSync(lock, 'wx', 0o600)
   } catch {
