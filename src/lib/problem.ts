@@ -90,8 +90,9 @@ export const Problems = {
   invalidCredentials: () => new ProblemError({
     status: 401, code: 'ERR_INVALID_CREDENTIALS', title: 'Invalid credentials', detail: 'The email or password is incorrect'
   }),
+  /** 403, not 401: the token is fine, and a 401 would send clients into refresh-and-retry. */
   wrongPassword: () => new ProblemError({
-    status: 401, code: 'ERR_INVALID_CREDENTIALS', title: 'Invalid credentials', detail: 'The password is incorrect'
+    status: 403, code: 'ERR_WRONG_PASSWORD', title: 'Wrong password', detail: 'The current password is incorrect'
   }),
   accountDisabled: () => new ProblemError({
     status: 403, code: 'ERR_ACCOUNT_DISABLED', title: 'Account disabled', detail: 'This account has been disabled'

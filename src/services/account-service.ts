@@ -3,7 +3,7 @@ import { nowSeconds, type Clock } from '../clock'
 import { normalizeEmail } from '../lib/email'
 import type { PasswordHasher } from '../lib/password-hasher'
 import { checkPassword, normalizePassword, PASSWORD_MAX_LENGTH } from '../lib/password-policy'
-import { ProblemError, Problems } from '../lib/problem'
+import { Problems } from '../lib/problem'
 import type { RefreshClaims } from '../tokens/claims'
 import type { IssuedTokens, TokenIssuer } from '../tokens/token-issuer'
 import { EmailTakenError, StoreUnavailableError, type Role, type UserRecord, type UserStore } from '../store/user-store'
@@ -115,7 +115,7 @@ export class AccountService {
   private async verifyCurrent (user: UserRecord, raw: string): Promise<void> {
     const password = normalizePassword(raw)
     if (!password.isWellFormed() || !await this.deps.hasher.verify(user.passwordHash, password)) {
-      throw new ProblemError({ status: 403, code: 'ERR_WRONG_PASSWORD', title: 'Wrong password', detail: 'The current password is incorrect' })
+      throw Problems.wrongPassword()
     }
   }
 
