@@ -4,25 +4,32 @@ import fastifyHelmet from '@fastify/helmet'
 import fastifySwagger from '@fastify/swagger'
 import fastifySwaggerUi from '@fastify/swagger-ui'
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import type { Server } from 'node:http'
+import Fastify, { type FastifyHttpOptions, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { systemClock, type Clock } from './clock'
 import type { Config } from './config'
 import { createKeyProvider, type KeyProvider } from './keys/key-provider'
 import { PasswordHasher } from './lib/password-hasher'
 import { preloadCommonPasswords } from './lib/password-policy'
+import { createMailer, type Mailer } from './mail/mailer'
+import { Outbox } from './mail/outbox'
 import authPlugin from './plugins/auth'
-import problemsPlugin from './plugins/problems'
-import rateLimitPlugin, { createRedis } from './plugins/rate-limit'
+import problemsPlugin, { clientErrorHandler } from './plugins/problems'
+import rateLimitPlugin, { createRedis, redisReady } from './plugins/rate-limit'
 import authRoutes from './routes/auth'
 import meRoutes from './routes/me'
 import metaRoutes from './routes/meta'
+import recoveryRoutes from './routes/recovery'
 import usersRoutes from './routes/users'
 import { AuthResultSchema } from './schemas/auth'
 import { ProblemSchema } from './schemas/problem'
+import { AcceptedSchema } from './schemas/recovery'
 import { UserSchema } from './schemas/user'
 import { AccountService } from './services/account-service'
+import { RecoveryService } from './services/recovery-service'
 import { createStore } from './store/create-store'
 import type { UserStore } from './store/user-store'
+import { LinkTokenIssuer } from './tokens/link-tokens'
 import { TokenIssuer } from './tokens/token-issuer'
 
 export interface AppDeps {
@@ -30,6 +37,8 @@ export interface AppDeps {
   store?: UserStore
   keys?: KeyProvider
   hasher?: PasswordHasher
+  /** Where reset and verification mail goes; default from SMTP_URL (or the log without it). */
+  mailer?: Mailer
   /** Fastify logger option; tests pass a stream to capture logs. */
   logger?: FastifyServerOptions['logger']
 }
@@ -37,10 +46,18 @@ export interface AppDeps {
 export const REALM = 'tessera'
 /** Auth payloads are a few hundred bytes; 16 KiB leaves room and refuses floods early. */
 export const BODY_LIMIT = 16 * 1024
+/** On close, mail still in flight gets this long to go out (inside close-with-grace's 10 s). */
+const MAIL_DRAIN_MS = 5000
+/**
+ * Node's default is 16 KiB. Tessera reads one credential header (a token is under 1 KiB, refused above
+ * 4 KiB) and sets no cookies, so 8 KiB of headers is ample; bigger is refused by Node's parser (431)
+ * before any allocation or hook of ours runs.
+ */
+export const MAX_HEADER_SIZE = 8 * 1024
 
 /** Never log credentials: the Authorization header, passwords, tokens (see the no-leak test). */
 export const REDACT_PATHS = [
-  'req.headers.authorization', 'req.headers.cookie', 'headers.authorization',
+  'req.headers.authorization', 'req.headers.cookie', 'headers.authorization', 'err.rawPacket',
   '*.password', '*.currentPassword', '*.newPassword', '*.refreshToken', '*.accessToken', '*.passwordHash'
 ]
 
@@ -57,8 +74,10 @@ export function loggerOptions (config: Config): FastifyServerOptions['logger'] {
 
 export async function buildApp (config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
   const clock = deps.clock ?? systemClock
-  const options: FastifyServerOptions = {
+  const options: FastifyHttpOptions<Server> = {
     logger: deps.logger ?? loggerOptions(config),
+    http: { maxHeaderSize: MAX_HEADER_SIZE },
+    clientErrorHandler,
     bodyLimit: BODY_LIMIT,
     // Fastify accepts a hop count at run time; its types only list the other forms.
     trustProxy: config.trustProxy as FastifyServerOptions['trustProxy'],
@@ -84,6 +103,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   app.addSchema(ProblemSchema)
   app.addSchema(UserSchema)
   app.addSchema(AuthResultSchema)
+  app.addSchema(AcceptedSchema)
 
   await app.register(problemsPlugin, { realm: REALM })
   await app.register(fastifyHelmet, {
@@ -100,7 +120,10 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   })
   if (config.rateLimit) {
     const redis = config.redisUrl === undefined ? undefined : createRedis(config.redisUrl, app.log)
-    if (redis !== undefined) app.addHook('onClose', async () => { redis.disconnect() })
+    if (redis !== undefined) {
+      app.addHook('onClose', async () => { redis.disconnect() })
+      await redisReady(redis)
+    }
     await app.register(rateLimitPlugin, { rules: config.rateLimits, ...(redis !== undefined ? { redis } : {}) })
   }
   await app.register(fastifySwagger, {
@@ -115,6 +138,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
       components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
       tags: [
         { name: 'auth', description: 'Registration, login and tokens' },
+        { name: 'recovery', description: 'Password reset and email verification by emailed links' },
         { name: 'me', description: 'The caller\'s own account' },
         { name: 'users', description: 'Administration (role admin)' },
         { name: 'keys', description: 'Public keys' },
@@ -147,10 +171,27 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     sessionMaxAge: config.jwt.sessionMaxAge
   }, clock)
   const accounts = new AccountService({
-    store, hasher, issuer, clock, passwordMinLength: config.password.minLength, sessionMaxAge: config.jwt.sessionMaxAge
+    store,
+    hasher,
+    issuer,
+    clock,
+    passwordMinLength: config.password.minLength,
+    sessionMaxAge: config.jwt.sessionMaxAge,
+    requireVerifiedEmail: config.requireVerifiedEmail
   })
 
-  await app.register(authRoutes, { prefix: '/v1/auth', accounts })
+  const outbox = new Outbox(deps.mailer ?? createMailer(config.mail, app.log), app.log)
+  app.addHook('onClose', async () => { await outbox.close(MAIL_DRAIN_MS) })
+  if (outbox.transport === 'log') app.log.info('no SMTP_URL: reset and verification mail is written to this log, links included')
+  const links = new LinkTokenIssuer(() => keys.ring(), {
+    issuer: config.jwt.issuer, resetTtl: config.jwt.resetTtl, verifyTtl: config.jwt.verifyTtl
+  }, clock)
+  const recovery = new RecoveryService({
+    store, hasher, links, outbox, publicUrl: config.mail.publicUrl, passwordMinLength: config.password.minLength
+  })
+
+  await app.register(authRoutes, { prefix: '/v1/auth', accounts, recovery })
+  await app.register(recoveryRoutes, { prefix: '/v1/auth', accounts, recovery })
   await app.register(meRoutes, { prefix: '/v1/me', accounts })
   await app.register(usersRoutes, { prefix: '/v1/users', accounts })
   await app.register(metaRoutes, { keys, store, jwksMaxAge: config.jwt.jwksMaxAge })

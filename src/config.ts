@@ -2,6 +2,7 @@
 import { Type, type Static } from '@sinclair/typebox'
 import envSchema from 'env-schema'
 import { DURATION_PATTERN, parseDuration } from './lib/duration'
+import { resetAudience, verifyAudience } from './tokens/claims'
 
 /** `<max>/<window>`, e.g. `10/15m`: at most max requests per window. */
 const RATE_PATTERN = '^\\s*\\d+\\s*/\\s*\\d+\\s*[smhd]?\\s*$'
@@ -35,11 +36,19 @@ export const ConfigSchema = Type.Object({
   RATE_LIMIT_LOGIN_ACCOUNT: Type.String({ default: '10/15m', pattern: RATE_PATTERN }),
   RATE_LIMIT_REGISTER_IP: Type.String({ default: '20/1h', pattern: RATE_PATTERN }),
   RATE_LIMIT_REFRESH_IP: Type.String({ default: '300/15m', pattern: RATE_PATTERN }),
+  RATE_LIMIT_MAIL_IP: Type.String({ default: '20/1h', pattern: RATE_PATTERN }),
+  RATE_LIMIT_MAIL_ADDRESS: Type.String({ default: '3/1h', pattern: RATE_PATTERN }),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
   CORS_ORIGINS: Type.String({ default: '' }),
   TRUST_PROXY: Type.String({ default: 'false' }),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
-  WEB_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 64, default: 1 })
+  WEB_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 64, default: 1 }),
+  SMTP_URL: Type.Optional(Type.String({ pattern: '^smtps?://' })),
+  MAIL_FROM: Type.String({ default: 'Tessera <no-reply@localhost>', minLength: 3 }),
+  PUBLIC_URL: Type.String({ default: 'http://127.0.0.1:3000', pattern: '^https?://' }),
+  RESET_TOKEN_TTL: Duration('30m', 'password reset link lifetime'),
+  VERIFY_TOKEN_TTL: Duration('24h', 'email verification link lifetime'),
+  REQUIRE_VERIFIED_EMAIL: Type.Union([Type.Literal('true'), Type.Literal('false')], { default: 'false' })
 })
 
 export type RawConfig = Static<typeof ConfigSchema>
@@ -65,11 +74,23 @@ export interface Config {
     sessionMaxAge: number
     clockTolerance: number
     verifyCacheSize: number
+    /** Lifetimes of the emailed link tokens (password reset, email verification). */
+    resetTtl: number
+    verifyTtl: number
   }
+  mail: {
+    /** smtp:// or smtps:// (may hold credentials: never logged); undefined writes mail to the log. */
+    smtpUrl: string | undefined
+    from: string
+    /** Base of the links in mail, without a trailing slash. */
+    publicUrl: string
+  }
+  /** Login answers 403 ERR_EMAIL_NOT_VERIFIED until the address is verified. */
+  requireVerifiedEmail: boolean
   password: { minLength: number, argon2: { memoryCost: number, timeCost: number, parallelism: number } }
   rateLimit: boolean
   /** Each limit: at most `max` requests per `window` seconds. */
-  rateLimits: Record<'loginIp' | 'loginAccount' | 'registerIp' | 'refreshIp', RateRule>
+  rateLimits: Record<'loginIp' | 'loginAccount' | 'registerIp' | 'refreshIp' | 'mailIp' | 'mailAddress', RateRule>
   redisUrl: string | undefined
   corsOrigins: string[]
   trustProxy: boolean | string | number
@@ -84,6 +105,8 @@ export class ConfigError extends Error {
 }
 
 const MAX_CLOCK_TOLERANCE = 300
+/** A reset link is a credential for the whole account; OWASP's Forgot Password sheet asks for a short life. */
+const MAX_RESET_TTL = 86_400
 const MIN_HS256_SECRET_BYTES = 32
 
 function duration (raw: RawConfig, key: keyof RawConfig): number {
@@ -116,10 +139,22 @@ export function configFromRaw (raw: RawConfig): Config {
   const refreshTtl = duration(raw, 'REFRESH_TOKEN_TTL')
   const sessionMaxAge = duration(raw, 'SESSION_MAX_AGE')
   const jwksMaxAge = duration(raw, 'JWKS_MAX_AGE')
+  const resetTtl = duration(raw, 'RESET_TOKEN_TTL')
+  const verifyTtl = duration(raw, 'VERIFY_TOKEN_TTL')
   if (clockTolerance > MAX_CLOCK_TOLERANCE) problems.push(`CLOCK_TOLERANCE: at most 5m (300 s) is allowed, got ${clockTolerance} s`)
   if (accessTtl < 1) problems.push('ACCESS_TOKEN_TTL: must be at least 1 s')
   if (refreshTtl < 1) problems.push('REFRESH_TOKEN_TTL: must be at least 1 s')
   if (sessionMaxAge < 1) problems.push('SESSION_MAX_AGE: must be at least 1 s')
+  if (resetTtl < 1 || resetTtl > MAX_RESET_TTL) problems.push(`RESET_TOKEN_TTL: must be between 1 s and 24h, got ${resetTtl} s`)
+  if (verifyTtl < 1) problems.push('VERIFY_TOKEN_TTL: must be at least 1 s')
+  if ([resetAudience(raw.JWT_ISSUER), verifyAudience(raw.JWT_ISSUER)].includes(raw.JWT_AUDIENCE)) {
+    problems.push('JWT_AUDIENCE: must differ from JWT_ISSUER + "/reset" and "/verify", the audiences of emailed link tokens')
+  }
+  if (!URL.canParse(raw.PUBLIC_URL)) problems.push('PUBLIC_URL: not a valid http(s) URL')
+  if (raw.SMTP_URL !== undefined && raw.SMTP_URL !== '' && !URL.canParse(raw.SMTP_URL)) {
+    // The value may hold a password: never echoed.
+    problems.push('SMTP_URL: not a valid smtp:// or smtps:// URL')
+  }
   if (raw.JWT_ISSUER === raw.JWT_AUDIENCE) {
     problems.push('JWT_AUDIENCE: must differ from JWT_ISSUER, or a refresh token (audience = issuer) would pass as an access token')
   }
@@ -153,8 +188,16 @@ export function configFromRaw (raw: RawConfig): Config {
       refreshTtl,
       sessionMaxAge,
       clockTolerance,
-      verifyCacheSize: raw.JWT_VERIFY_CACHE
+      verifyCacheSize: raw.JWT_VERIFY_CACHE,
+      resetTtl,
+      verifyTtl
     },
+    mail: {
+      smtpUrl: raw.SMTP_URL === '' ? undefined : raw.SMTP_URL,
+      from: raw.MAIL_FROM,
+      publicUrl: raw.PUBLIC_URL.replace(/\/+$/, '')
+    },
+    requireVerifiedEmail: raw.REQUIRE_VERIFIED_EMAIL === 'true',
     password: {
       minLength: raw.PASSWORD_MIN_LENGTH,
       argon2: { memoryCost: raw.ARGON2_MEMORY_KIB, timeCost: raw.ARGON2_ITERATIONS, parallelism: raw.ARGON2_PARALLELISM }
@@ -164,7 +207,9 @@ export function configFromRaw (raw: RawConfig): Config {
       loginIp: rate(raw, 'RATE_LIMIT_LOGIN_IP'),
       loginAccount: rate(raw, 'RATE_LIMIT_LOGIN_ACCOUNT'),
       registerIp: rate(raw, 'RATE_LIMIT_REGISTER_IP'),
-      refreshIp: rate(raw, 'RATE_LIMIT_REFRESH_IP')
+      refreshIp: rate(raw, 'RATE_LIMIT_REFRESH_IP'),
+      mailIp: rate(raw, 'RATE_LIMIT_MAIL_IP'),
+      mailAddress: rate(raw, 'RATE_LIMIT_MAIL_ADDRESS')
     },
     redisUrl: raw.REDIS_URL === '' ? undefined : raw.REDIS_URL,
     corsOrigins: raw.CORS_ORIGINS.split(',').map((o) => o.trim()).filter((o) => o !== ''),

@@ -21,11 +21,23 @@ function readConfig (): Config {
 
 async function serve (config: Config): Promise<void> {
   const app = await buildApp(config)
-  closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
+  // A worker often gets the stop signal twice: from the primary, and directly (Ctrl-C signals the process
+  // group, systemd the whole unit). close-with-grace takes a second signal as "exit 1 now", dropping the
+  // requests in flight, so a worker handles SIGTERM and SIGINT itself and acts on the first only.
+  const workerSignals: Array<'SIGTERM' | 'SIGINT'> = cluster.isWorker ? ['SIGTERM', 'SIGINT'] : []
+  let workerSignal: NodeJS.Signals | undefined
+  const grace = closeWithGrace({ delay: 10_000, skip: workerSignals }, async ({ signal, err }) => {
     if (err !== undefined) app.log.error({ err }, 'shutting down after an error')
-    else app.log.info({ signal }, 'shutting down: draining in-flight requests')
+    else app.log.info({ signal: signal ?? workerSignal }, 'shutting down: draining in-flight requests')
     await app.close()
   })
+  for (const name of workerSignals) {
+    process.on(name, () => {
+      if (workerSignal !== undefined) return
+      workerSignal = name
+      grace.close()
+    })
+  }
   await app.listen({ host: config.host, port: config.port })
 }
 
@@ -40,7 +52,8 @@ function supervise (workers: number): void {
       return
     }
     log(`worker ${worker.process.pid} exited (${signal ?? code}); starting a replacement`)
-    setTimeout(() => cluster.fork(), RESTART_DELAY_MS)
+    // A stop during the delay must not start a worker nobody will stop.
+    setTimeout(() => { if (!stopping) cluster.fork() }, RESTART_DELAY_MS)
   })
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) return

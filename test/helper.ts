@@ -43,6 +43,7 @@ export interface BuildOptions {
   store?: UserStore
   key?: SigningKey
   logger?: AppDeps['logger']
+  mailer?: AppDeps['mailer']
 }
 
 export async function build (t: Test, options: BuildOptions = {}): Promise<TestContext> {
@@ -52,7 +53,7 @@ export async function build (t: Test, options: BuildOptions = {}): Promise<TestC
   const key = options.key ?? makeKey()
   const keys = staticKeyProvider([key], config.jwt, clock)
   const hasher = new PasswordHasher(config.password.argon2)
-  const app = await buildApp(config, { clock, store, keys, hasher, logger: options.logger ?? false })
+  const app = await buildApp(config, { clock, store, keys, hasher, logger: options.logger ?? false, mailer: options.mailer })
   t.teardown(() => app.close())
   return { app, config, clock, store, keys, key, hasher }
 }
@@ -60,7 +61,7 @@ export async function build (t: Test, options: BuildOptions = {}): Promise<TestC
 export const PASSWORD = 'correct horse battery staple'
 
 export interface AuthResultBody {
-  user: { id: string, email: string, name: string | null, role: string, disabled: boolean, createdAt: string, updatedAt: string }
+  user: { id: string, email: string, name: string | null, role: string, disabled: boolean, emailVerified: boolean, createdAt: string, updatedAt: string }
   tokenType: 'Bearer'
   accessToken: string
   expiresIn: number

@@ -2,11 +2,28 @@
 
 export interface FieldError { path: string, message: string }
 
+/**
+ * Every `code` Tessera answers with. The Problem schema publishes this list as an enum, so a client generated
+ * from openapi.yaml gets `code` as a union and a typo in `error.code === 'ERR_…'` fails to compile. A code
+ * missing here is a type error wherever it is thrown, so the document cannot fall behind the code.
+ */
+export const PROBLEM_CODES = [
+  'ERR_ACCOUNT_DISABLED', 'ERR_AUTH_MALFORMED', 'ERR_AUTH_REQUIRED', 'ERR_BAD_REQUEST', 'ERR_EMAIL_TAKEN', 'ERR_FORBIDDEN',
+  'ERR_EMAIL_ALREADY_VERIFIED', 'ERR_EMAIL_NOT_VERIFIED', 'ERR_RESET_TOKEN_EXPIRED', 'ERR_RESET_TOKEN_INVALID',
+  'ERR_VERIFY_TOKEN_EXPIRED', 'ERR_VERIFY_TOKEN_INVALID',
+  'ERR_HEADERS_TOO_LARGE', 'ERR_INTERNAL', 'ERR_INVALID_CREDENTIALS', 'ERR_MALFORMED_JSON', 'ERR_NOT_FOUND',
+  'ERR_PASSWORD_COMMON', 'ERR_PASSWORD_MALFORMED', 'ERR_PASSWORD_TOO_LONG', 'ERR_PASSWORD_TOO_SHORT', 'ERR_PAYLOAD_TOO_LARGE',
+  'ERR_RATE_LIMITED', 'ERR_REFRESH_TOKEN_EXPIRED', 'ERR_REFRESH_TOKEN_INVALID', 'ERR_REFRESH_TOKEN_REVOKED',
+  'ERR_REQUEST_TIMEOUT', 'ERR_SERVICE_UNAVAILABLE', 'ERR_SESSION_EXPIRED', 'ERR_TOKEN_EXPIRED', 'ERR_TOKEN_INVALID',
+  'ERR_UNSUPPORTED_MEDIA_TYPE', 'ERR_USER_NOT_FOUND', 'ERR_VALIDATION', 'ERR_WRONG_PASSWORD'
+] as const
+export type ProblemCode = typeof PROBLEM_CODES[number]
+
 export type BearerError = 'invalid_request' | 'invalid_token' | 'insufficient_scope'
 
 export interface ProblemInit {
   status: number
-  code: string
+  code: ProblemCode
   title: string
   detail?: string
   /** RFC 6750 challenge: null for "no credentials" (bare `Bearer realm=…`). */
@@ -17,7 +34,7 @@ export interface ProblemInit {
 
 export class ProblemError extends Error {
   readonly status: number
-  readonly code: string
+  readonly code: ProblemCode
   readonly title: string
   readonly detail: string
   readonly bearer: ProblemInit['bearer']
@@ -41,7 +58,7 @@ export interface ProblemBody {
   title: string
   status: number
   detail: string
-  code: string
+  code: ProblemCode
   errors?: FieldError[]
 }
 
@@ -65,7 +82,7 @@ export function bearerChallenge (realm: string, bearer: NonNullable<ProblemInit[
   return value
 }
 
-const tokenProblem = (code: string, description: string): ProblemError => new ProblemError({
+const tokenProblem = (code: ProblemCode, description: string): ProblemError => new ProblemError({
   status: 401, code, title: 'Invalid token', detail: description, bearer: { error: 'invalid_token', description }
 })
 
@@ -85,7 +102,7 @@ export const Problems = {
     status: 403, code: 'ERR_FORBIDDEN', title: 'Forbidden', detail: `This operation requires the ${role} role`,
     bearer: { error: 'insufficient_scope', description: `requires role ${role}` }
   }),
-  invalidRefreshToken: (code = 'ERR_REFRESH_TOKEN_INVALID', detail = 'The refresh token is invalid') =>
+  invalidRefreshToken: (code: ProblemCode = 'ERR_REFRESH_TOKEN_INVALID', detail = 'The refresh token is invalid') =>
     new ProblemError({ status: 401, code, title: 'Invalid refresh token', detail }),
   invalidCredentials: () => new ProblemError({
     status: 401, code: 'ERR_INVALID_CREDENTIALS', title: 'Invalid credentials', detail: 'The email or password is incorrect'
@@ -97,16 +114,38 @@ export const Problems = {
   accountDisabled: () => new ProblemError({
     status: 403, code: 'ERR_ACCOUNT_DISABLED', title: 'Account disabled', detail: 'This account has been disabled'
   }),
+  /** Only after the right password (REQUIRE_VERIFIED_EMAIL), like a disabled account. */
+  emailNotVerified: () => new ProblemError({
+    status: 403, code: 'ERR_EMAIL_NOT_VERIFIED', title: 'Email not verified',
+    detail: 'Verify your email address with the link sent to it, or reset your password, then log in'
+  }),
+  emailAlreadyVerified: () => new ProblemError({
+    status: 409, code: 'ERR_EMAIL_ALREADY_VERIFIED', title: 'Email already verified', detail: 'This email address is already verified'
+  }),
+  /**
+   * Emailed link tokens travel in the body, not in Authorization: a bad one is a 400 (as RFC 6749 §5.2
+   * answers a bad grant), so clients do not take it for a dead session.
+   */
+  invalidResetToken: (expired = false) => new ProblemError(expired
+    ? { status: 400, code: 'ERR_RESET_TOKEN_EXPIRED', title: 'Invalid reset link', detail: 'The password reset link expired; ask for a new one' }
+    : { status: 400, code: 'ERR_RESET_TOKEN_INVALID', title: 'Invalid reset link', detail: 'The password reset link is invalid or was already used; ask for a new one' }),
+  invalidVerifyToken: (expired = false) => new ProblemError(expired
+    ? { status: 400, code: 'ERR_VERIFY_TOKEN_EXPIRED', title: 'Invalid verification link', detail: 'The verification link expired; ask for a new one' }
+    : { status: 400, code: 'ERR_VERIFY_TOKEN_INVALID', title: 'Invalid verification link', detail: 'The verification link is invalid' }),
   emailTaken: () => new ProblemError({
     status: 409, code: 'ERR_EMAIL_TAKEN', title: 'Email already registered', detail: 'An account with this email already exists'
   }),
-  weakPassword: (code: string, detail: string, path = '/password') => new ProblemError({
+  weakPassword: (code: ProblemCode, detail: string, path = '/password') => new ProblemError({
     status: 400, code, title: 'Password refused', detail, errors: [{ path, message: detail }]
   }),
   validation: (errors: FieldError[], detail = 'The request is invalid') => new ProblemError({
     status: 400, code: 'ERR_VALIDATION', title: 'Invalid request', detail, errors
   }),
   userNotFound: () => new ProblemError({ status: 404, code: 'ERR_USER_NOT_FOUND', title: 'User not found', detail: 'No user has this id' }),
+  /** Sent by the server's client-error handler: Node refuses the request before any route runs. */
+  headersTooLarge: () => new ProblemError({
+    status: 431, code: 'ERR_HEADERS_TOO_LARGE', title: 'Request header fields too large', detail: 'The request headers are too large'
+  }),
   notFound: (detail = 'No route matches this method and path') =>
     new ProblemError({ status: 404, code: 'ERR_NOT_FOUND', title: 'Not found', detail }),
   storeUnavailable: (retryAfterSeconds = 5) => new ProblemError({

@@ -1,4 +1,4 @@
-// The Bearer verification hook: token from the Authorization header, checked against in-memory keys only.
+// The Bearer verification hook (Authorization header, in-memory keys only), and the checks of refresh and emailed link tokens.
 import fastifyJwt from '@fastify/jwt'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
@@ -7,7 +7,8 @@ import type { KeyRing } from '../keys/key-ring'
 import { Problems, type ProblemError } from '../lib/problem'
 import type { Role } from '../store/user-store'
 import {
-  ACCESS_TYP, REFRESH_TYP, checkTimes, isAccessClaims, isRefreshClaims, type AccessClaims, type RefreshClaims
+  ACCESS_TYP, REFRESH_TYP, RESET_TYP, VERIFY_TYP, checkTimes, isAccessClaims, isRefreshClaims, isResetClaims, isVerifyClaims,
+  resetAudience, verifyAudience, type AccessClaims, type RefreshClaims, type ResetClaims, type VerifyClaims
 } from '../tokens/claims'
 
 export interface AuthOptions {
@@ -23,6 +24,9 @@ export interface AuthOptions {
 
 type Verify = () => Promise<unknown>
 
+/** The emailed link tokens and the claims each one carries once verified. */
+export interface LinkClaims { reset: ResetClaims, verify: VerifyClaims }
+
 declare module 'fastify' {
   interface FastifyInstance {
     /** onRequest hook for protected routes: sets `request.auth` or answers 400/401. */
@@ -31,12 +35,16 @@ declare module 'fastify' {
     requireRole: (role: Role) => (request: FastifyRequest, reply: FastifyReply) => Promise<void>
     /** Verify a refresh token taken from the request body; throws a 401 problem. */
     verifyRefreshToken: (request: FastifyRequest, token: string) => Promise<RefreshClaims>
+    /** Verify an emailed link token taken from the request body; throws its purpose's 400 problem. */
+    verifyLinkToken: <P extends keyof LinkClaims>(request: FastifyRequest, purpose: P, token: string) => Promise<LinkClaims[P]>
   }
   interface FastifyRequest {
     auth: AccessClaims | null
     accessJwtVerify: Verify
     refreshJwtVerify: Verify
-    /** The token the current verification reads (header for access, body for refresh). */
+    resetJwtVerify: Verify
+    verificationJwtVerify: Verify
+    /** The token the current verification reads (header for access, body for refresh and link tokens). */
     tesseraToken: string | null
   }
 }
@@ -116,6 +124,24 @@ async function authPlugin (app: FastifyInstance, opts: AuthOptions): Promise<voi
     decode: { complete: true },
     verify: { ...verifyOptions(REFRESH_TYP, opts.issuer, opts.refreshTtl), cache: false }
   })
+  // Emailed link tokens: the same keys and pinning, their own typ and audience, no cache (a reset
+  // token is used once). The access path above is untouched.
+  await app.register(fastifyJwt, {
+    namespace: 'reset',
+    secret: { public: resolveKey },
+    decode: { complete: true },
+    verify: { ...verifyOptions(RESET_TYP, resetAudience(opts.issuer), 0), cache: false }
+  })
+  await app.register(fastifyJwt, {
+    namespace: 'verification',
+    secret: { public: resolveKey },
+    decode: { complete: true },
+    verify: { ...verifyOptions(VERIFY_TYP, verifyAudience(opts.issuer), 0), cache: false }
+  })
+  const links = {
+    reset: { verify: (r: FastifyRequest) => r.resetJwtVerify(), check: isResetClaims, problem: Problems.invalidResetToken },
+    verify: { verify: (r: FastifyRequest) => r.verificationJwtVerify(), check: isVerifyClaims, problem: Problems.invalidVerifyToken }
+  }
 
   app.decorateRequest('auth', null)
   app.decorateRequest('tesseraToken', null)
@@ -156,6 +182,22 @@ async function authPlugin (app: FastifyInstance, opts: AuthOptions): Promise<voi
     const verdict = checkTimes(payload, nowSeconds(opts.clock), opts.clockTolerance)
     if (verdict !== 'ok') throw timeProblem(verdict, true)
     return payload
+  })
+
+  app.decorate('verifyLinkToken', async <P extends keyof LinkClaims>(request: FastifyRequest, purpose: P, token: string): Promise<LinkClaims[P]> => {
+    const link = links[purpose]
+    if (token.length > MAX_TOKEN_LENGTH) throw link.problem()
+    request.tesseraToken = token
+    let payload: unknown
+    try {
+      payload = await link.verify(request)
+    } catch {
+      throw link.problem()
+    }
+    if (!link.check.Check(payload)) throw link.problem()
+    const verdict = checkTimes(payload, nowSeconds(opts.clock), opts.clockTolerance)
+    if (verdict !== 'ok') throw link.problem(verdict === 'expired')
+    return payload as LinkClaims[P]
   })
 }
 

@@ -1,5 +1,7 @@
 // The one error handler and the one not-found handler: every failure becomes RFC 9457 problem+json.
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { STATUS_CODES } from 'node:http'
+import type { Socket } from 'node:net'
+import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { bearerChallenge, problemBody, ProblemError, Problems, type FieldError } from '../lib/problem'
 import { PROBLEM_CONTENT_TYPE } from '../schemas/problem'
@@ -50,6 +52,28 @@ export function sendProblem (reply: FastifyReply, problem: ProblemError, realm: 
   if (problem.bearer !== undefined) reply.header('www-authenticate', bearerChallenge(realm, problem.bearer))
   for (const [name, value] of Object.entries(problem.headers)) reply.header(name, value)
   return reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).send(problemBody(problem))
+}
+
+/**
+ * Errors Node's HTTP parser raises before Fastify sees a request (oversized headers, bad framing, timeouts):
+ * answered as problem+json like every other failure. Fastify's default handler logs the error with its
+ * `rawPacket` — the request bytes, Authorization header included — so only the code is logged here.
+ */
+export function clientErrorHandler (this: FastifyInstance, err: ConnectionError, socket: Socket): void {
+  // ECONNRESET or an already closed socket: nobody is left to answer.
+  if (err.code === 'ECONNRESET' || socket.destroyed) return
+  const problem = err.code === 'HPE_HEADER_OVERFLOW'
+    ? Problems.headersTooLarge()
+    : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? new ProblemError({ status: 408, code: 'ERR_REQUEST_TIMEOUT', title: 'Request timeout', detail: 'The request took too long to arrive' })
+      : new ProblemError({ status: 400, code: 'ERR_BAD_REQUEST', title: 'Bad request', detail: 'The request is not valid HTTP' })
+  this.log.debug({ code: err.code, status: problem.status }, 'client error')
+  if (socket.writable) {
+    const body = JSON.stringify(problemBody(problem))
+    socket.write(`HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status]}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
+  }
+  socket.destroy()
 }
 
 async function problemsPlugin (app: FastifyInstance, opts: { realm: string }): Promise<void> {

@@ -1,4 +1,4 @@
-// Abuse limits on register, login and refresh: counters from @fastify/rate-limit (memory, or Redis
+// Abuse limits on register, login, refresh and the routes that send mail: counters from @fastify/rate-limit (memory, or Redis
 // when REDIS_URL is set), answered as problem+json 429 with Retry-After and IETF RateLimit headers.
 import fastifyRateLimit from '@fastify/rate-limit'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
@@ -29,12 +29,30 @@ export function createRedis (url: string, log: { warn (obj: object, msg: string)
   return redis
 }
 
-export type RateLimitScope = 'register' | 'login' | 'refresh'
+/**
+ * Give Redis a moment at start-up: the client refuses commands until it is ready, and the limiter
+ * would let those first requests through uncounted. A Redis that is down does not delay start-up long.
+ */
+export async function redisReady (redis: Redis, timeoutMs = 2000): Promise<void> {
+  if (redis.status === 'ready') return
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([
+    new Promise<void>((resolve) => redis.once('ready', () => resolve())),
+    new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs) })
+  ])
+  clearTimeout(timer)
+}
+
+export type RateLimitScope = 'register' | 'login' | 'refresh' | 'mail'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
     /** Which abuse limits guard the route. */
     rateLimitScope?: RateLimitScope
+  }
+  interface FastifyRequest {
+    /** Where a mail route would write, when the body does not say (set before the limits run). */
+    mailAddress?: string | null
   }
 }
 
@@ -66,6 +84,16 @@ const byIpAndAccount = (request: FastifyRequest): string | null => {
   return normalized === null ? null : `login:acct:${request.ip}:${normalized}`
 }
 
+/**
+ * Per address alone, not per IP: the point is that nobody, from however many addresses, can flood
+ * one inbox. The counter counts requests, not mails, so a 429 says nothing about the account either.
+ */
+const byMailAddress = (request: FastifyRequest): string | null => {
+  const email = request.mailAddress ?? (request.body as { email?: unknown } | undefined)?.email
+  const normalized = typeof email === 'string' ? normalizeEmail(email) : null
+  return normalized === null ? null : `mail:addr:${normalized}`
+}
+
 function limitsFor (rules: Config['rateLimits']): Record<RateLimitScope, Limit[]> {
   return {
     register: [{ name: 'register-ip', rule: rules.registerIp, key: byIp('register') }],
@@ -73,7 +101,11 @@ function limitsFor (rules: Config['rateLimits']): Record<RateLimitScope, Limit[]
       { name: 'login-ip', rule: rules.loginIp, key: byIp('login') },
       { name: 'login-account', rule: rules.loginAccount, key: byIpAndAccount }
     ],
-    refresh: [{ name: 'refresh-ip', rule: rules.refreshIp, key: byIp('refresh') }]
+    refresh: [{ name: 'refresh-ip', rule: rules.refreshIp, key: byIp('refresh') }],
+    mail: [
+      { name: 'mail-ip', rule: rules.mailIp, key: byIp('mail') },
+      { name: 'mail-address', rule: rules.mailAddress, key: byMailAddress }
+    ]
   }
 }
 

@@ -1,5 +1,6 @@
 // RFC 9457 problem+json schemas and the response headers that go with them (RFC 6750, rate limits).
 import { Type, type TSchema } from '@sinclair/typebox'
+import { PROBLEM_CODES, type ProblemCode } from '../lib/problem'
 
 export const FieldErrorSchema = Type.Object({
   path: Type.String({ description: 'JSON Pointer to the offending field' }),
@@ -11,7 +12,12 @@ export const ProblemSchema = Type.Object({
   title: Type.String(),
   status: Type.Integer(),
   detail: Type.String(),
-  code: Type.String({ description: 'Stable machine-readable code, e.g. ERR_INVALID_CREDENTIALS' }),
+  // A plain string enum (not a union of literals): the response serializer writes it as a string, unchecked.
+  code: Type.Unsafe<ProblemCode>({
+    type: 'string',
+    enum: [...PROBLEM_CODES],
+    description: 'Stable machine-readable code. New codes may be added in later versions: keep a default branch'
+  }),
   errors: Type.Optional(Type.Array(FieldErrorSchema))
 }, { $id: 'Problem', title: 'Problem', description: 'RFC 9457 problem details' })
 

@@ -10,6 +10,7 @@ export const UserSchema = Type.Object({
   name: Type.Union([Type.String(), Type.Null()]),
   role: RoleSchema,
   disabled: Type.Boolean(),
+  emailVerified: Type.Boolean({ description: 'The owner proved control of the address (verification link or password reset)' }),
   createdAt: Type.String({ format: 'date-time' }),
   updatedAt: Type.String({ format: 'date-time' })
 }, { $id: 'User', title: 'User' })
@@ -21,6 +22,7 @@ export const toUser = (r: UserRecord): User => ({
   name: r.name,
   role: r.role,
   disabled: r.disabled,
+  emailVerified: r.emailVerified,
   createdAt: r.createdAt.toISOString(),
   updatedAt: r.updatedAt.toISOString()
 })

@@ -15,6 +15,8 @@ export interface AccountServiceDeps {
   clock: Clock
   passwordMinLength: number
   sessionMaxAge: number
+  /** REQUIRE_VERIFIED_EMAIL: login answers 403 until the address is verified. */
+  requireVerifiedEmail?: boolean
 }
 
 export interface Session { user: UserRecord, tokens: IssuedTokens }
@@ -81,6 +83,7 @@ export class AccountService {
     if (!await this.deps.hasher.verify(user.passwordHash, password)) throw Problems.invalidCredentials()
     // Only after the right password: telling a stranger an account is disabled would enumerate it.
     if (user.disabled) throw Problems.accountDisabled()
+    if (this.deps.requireVerifiedEmail === true && !user.emailVerified) throw Problems.emailNotVerified()
     let current = user
     if (this.deps.hasher.needsRehash(user.passwordHash)) {
       const passwordHash = await this.deps.hasher.hash(password)
@@ -147,12 +150,16 @@ export class AccountService {
     return updated
   }
 
-  /** Used by the CLI to bootstrap an administrator. */
+  /**
+   * Used by the CLI to bootstrap an administrator. The operator vouches for the address, so the account
+   * is created verified: REQUIRE_VERIFIED_EMAIL must not lock out the first administrator.
+   */
   async createUser (input: { email: string, password: string, name?: string, role: Role }): Promise<UserRecord> {
     const email = this.email(input.email)
     const password = this.acceptablePassword(input.password, '/password')
     try {
-      return await guardStore(this.deps.store.create({ email, name: input.name ?? null, role: input.role, passwordHash: await this.deps.hasher.hash(password) }))
+      const passwordHash = await this.deps.hasher.hash(password)
+      return await guardStore(this.deps.store.create({ email, name: input.name ?? null, role: input.role, passwordHash, emailVerified: true }))
     } catch (err) {
       if (err instanceof EmailTakenError) throw Problems.emailTaken()
       throw err

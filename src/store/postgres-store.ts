@@ -25,7 +25,7 @@ const DEFAULT_STATEMENT_TIMEOUT_MS = 5000
  *  and keeps the connection; the client timer only fires when the server or network has stopped answering. */
 const QUERY_TIMEOUT_GRACE_MS = 1000
 
-const COLUMNS = 'id, email, name, role, disabled, password_hash, token_version, created_at, updated_at'
+const COLUMNS = 'id, email, name, role, disabled, password_hash, token_version, email_verified, created_at, updated_at'
 
 // A type alias, not an interface: pg's row type parameter needs an index-signature-compatible type.
 type UserRow = {
@@ -36,6 +36,7 @@ type UserRow = {
   disabled: boolean
   password_hash: string
   token_version: number
+  email_verified: boolean
   created_at: Date
   updated_at: Date
 }
@@ -62,6 +63,7 @@ const toRecord = (row: UserRow): UserRecord => ({
   disabled: row.disabled,
   passwordHash: row.password_hash,
   tokenVersion: row.token_version,
+  emailVerified: row.email_verified,
   createdAt: row.created_at,
   updatedAt: row.updated_at
 })
@@ -196,9 +198,9 @@ export function createPostgresStore (options: PostgresStoreOptions): UserStore {
     create: (user) => run(async () => {
       const stamp = now()
       const rows = await queryRows(`
-        INSERT INTO users (id, email, name, role, password_hash, created_at, updated_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $6)
-        RETURNING ${COLUMNS}`, [newId(), user.email, user.name, user.role, user.passwordHash, stamp])
+        INSERT INTO users (id, email, name, role, password_hash, email_verified, created_at, updated_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
+        RETURNING ${COLUMNS}`, [newId(), user.email, user.name, user.role, user.passwordHash, user.emailVerified === true, stamp])
       const record = one(rows)
       if (record === null) throw new Error('INSERT … RETURNING returned no row')
       return record
@@ -223,9 +225,13 @@ export function createPostgresStore (options: PostgresStoreOptions): UserStore {
       if (patch.role !== undefined) sets.push(`role = ${param(patch.role)}`)
       if (patch.disabled !== undefined) sets.push(`disabled = ${param(patch.disabled)}`)
       if (patch.passwordHash !== undefined) sets.push(`password_hash = ${param(patch.passwordHash)}`)
+      if (patch.emailVerified !== undefined) sets.push(`email_verified = ${param(patch.emailVerified)}`)
       if (patch.bumpTokenVersion === true) sets.push('token_version = token_version + 1')
       sets.push(`updated_at = ${param(now())}`)
-      return one(await queryRows(`UPDATE users SET ${sets.join(', ')} WHERE id = $1 RETURNING ${COLUMNS}`, values))
+      // Under READ COMMITTED a racing UPDATE waits for the row lock, then re-checks this condition
+      // against the committed row: of two resets with one token, only the first matches.
+      const where = patch.ifTokenVersion === undefined ? 'id = $1' : `id = $1 AND token_version = ${param(patch.ifTokenVersion)}`
+      return one(await queryRows(`UPDATE users SET ${sets.join(', ')} WHERE ${where} RETURNING ${COLUMNS}`, values))
     }),
 
     delete: (id) => run(async () => ((await pool.query('DELETE FROM users WHERE id = $1', [id])).rowCount ?? 0) > 0),

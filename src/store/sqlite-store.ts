@@ -18,6 +18,7 @@ interface UserRow {
   disabled: number
   password_hash: string
   token_version: number
+  email_verified: number
   created_at: string
   updated_at: string
 }
@@ -38,6 +39,7 @@ const toRecord = (row: UserRow): UserRecord => ({
   disabled: row.disabled === 1,
   passwordHash: row.password_hash,
   tokenVersion: row.token_version,
+  emailVerified: row.email_verified === 1,
   createdAt: new Date(row.created_at),
   updatedAt: new Date(row.updated_at)
 })
@@ -59,8 +61,8 @@ function listMigrations (): Migration[] {
 function prepareStatements (db: Database.Database) {
   return {
     insert: db.prepare<Record<string, unknown>, UserRow>(`
-      INSERT INTO users (id, email, name, role, password_hash, created_at, updated_at)
-      VALUES (@id, @email, @name, @role, @passwordHash, @now, @now)
+      INSERT INTO users (id, email, name, role, password_hash, email_verified, created_at, updated_at)
+      VALUES (@id, @email, @name, @role, @passwordHash, @emailVerified, @now, @now)
       RETURNING *`),
     byId: db.prepare<[string], UserRow>('SELECT * FROM users WHERE id = ?'),
     byEmail: db.prepare<[string], UserRow>('SELECT * FROM users WHERE email = ?'),
@@ -73,9 +75,10 @@ function prepareStatements (db: Database.Database) {
         role = COALESCE(@role, role),
         disabled = COALESCE(@disabled, disabled),
         password_hash = COALESCE(@passwordHash, password_hash),
+        email_verified = COALESCE(@emailVerified, email_verified),
         token_version = token_version + @bump,
         updated_at = @now
-      WHERE id = @id
+      WHERE id = @id AND (@ifTokenVersion IS NULL OR token_version = @ifTokenVersion)
       RETURNING *`),
     delete: db.prepare<[string]>('DELETE FROM users WHERE id = ?')
   }
@@ -140,6 +143,7 @@ export function createSqliteStore (options: SqliteStoreOptions): UserStore {
         name: user.name,
         role: user.role,
         passwordHash: user.passwordHash,
+        emailVerified: user.emailVerified === true ? 1 : 0,
         now: now()
       })
       if (row === undefined) throw new Error('INSERT … RETURNING returned no row')
@@ -167,7 +171,9 @@ export function createSqliteStore (options: SqliteStoreOptions): UserStore {
         role: patch.role ?? null,
         disabled: patch.disabled === undefined ? null : Number(patch.disabled),
         passwordHash: patch.passwordHash ?? null,
+        emailVerified: patch.emailVerified === undefined ? null : Number(patch.emailVerified),
         bump: patch.bumpTokenVersion === true ? 1 : 0,
+        ifTokenVersion: patch.ifTokenVersion ?? null,
         now: now()
       })
       return row === undefined ? null : toRecord(row)

@@ -12,6 +12,8 @@ export interface UserRecord {
   passwordHash: string
   /** Bumped to revoke every refresh token of the user at once. */
   tokenVersion: number
+  /** The owner proved control of `email` (verification link, or a password reset mailed to it). */
+  emailVerified: boolean
   createdAt: Date
   updatedAt: Date
 }
@@ -21,6 +23,8 @@ export interface NewUser {
   name: string | null
   role: Role
   passwordHash: string
+  /** Default false; the command line's administrators are created verified. */
+  emailVerified?: boolean
 }
 
 export interface UserPatch {
@@ -28,8 +32,14 @@ export interface UserPatch {
   role?: Role
   disabled?: boolean
   passwordHash?: string
+  emailVerified?: boolean
   /** Increment the token version in the same write. */
   bumpTokenVersion?: boolean
+  /**
+   * Compare-and-set: apply the patch only while the token version still equals this, else change
+   * nothing and return null. Makes a password reset single-use even when two requests race.
+   */
+  ifTokenVersion?: number
 }
 
 export interface ListOptions {
@@ -59,7 +69,7 @@ export interface UserStore {
   findByEmail (email: string): Promise<UserRecord | null>
   /** Users ordered by id ascending; ids are time-ordered UUIDv7 so this is creation order. */
   list (options: ListOptions): Promise<UserRecord[]>
-  /** Apply the patch and return the updated user, or null when the id is unknown. */
+  /** Apply the patch and return the updated user, or null when the id is unknown (or `ifTokenVersion` differs). */
   update (id: string, patch: UserPatch): Promise<UserRecord | null>
   /** Returns false when the id is unknown. */
   delete (id: string): Promise<boolean>

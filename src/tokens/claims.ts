@@ -1,9 +1,18 @@
-// The claims of access and refresh tokens, checked by compiled TypeBox validators after the signature.
+// The claims of access, refresh and emailed link tokens, checked by compiled TypeBox validators after the signature.
 import { Type, type Static } from '@sinclair/typebox'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
 
 export const ACCESS_TYP = 'at+jwt'
 export const REFRESH_TYP = 'rt+jwt'
+export const RESET_TYP = 'reset+jwt'
+export const VERIFY_TYP = 'verify+jwt'
+
+/**
+ * Link tokens get audiences of their own (RFC 8725 §3.11/3.12): even a verifier that ignored `typ`
+ * would not take one for an access token (JWT_AUDIENCE) or a refresh token (the issuer).
+ */
+export const resetAudience = (issuer: string): string => `${issuer}/reset`
+export const verifyAudience = (issuer: string): string => `${issuer}/verify`
 
 const NumericDate = Type.Integer({ minimum: 0, maximum: 253402300799, description: 'Seconds since the epoch' })
 
@@ -32,8 +41,37 @@ export const RefreshClaimsSchema = Type.Object({
 })
 export type RefreshClaims = Static<typeof RefreshClaimsSchema>
 
+/** Password reset: `ver` and `pwd` pin the token to the account's state when it was mailed, so it works once. */
+export const ResetClaimsSchema = Type.Object({
+  iss: Type.String(),
+  aud: Type.String(),
+  sub: Type.String({ minLength: 1, maxLength: 64 }),
+  ver: Type.Integer({ minimum: 0 }),
+  pwd: Type.String({ minLength: 22, maxLength: 22, description: 'base64url of the first 16 bytes of SHA-256(password hash)' }),
+  iat: NumericDate,
+  exp: NumericDate,
+  nbf: Type.Optional(NumericDate),
+  jti: Type.String({ minLength: 1, maxLength: 64 })
+})
+export type ResetClaims = Static<typeof ResetClaimsSchema>
+
+/** Email verification: `email` is the address it proves, so a changed address makes it worthless. */
+export const VerifyClaimsSchema = Type.Object({
+  iss: Type.String(),
+  aud: Type.String(),
+  sub: Type.String({ minLength: 1, maxLength: 64 }),
+  email: Type.String({ minLength: 3, maxLength: 320 }),
+  iat: NumericDate,
+  exp: NumericDate,
+  nbf: Type.Optional(NumericDate),
+  jti: Type.String({ minLength: 1, maxLength: 64 })
+})
+export type VerifyClaims = Static<typeof VerifyClaimsSchema>
+
 export const isAccessClaims = TypeCompiler.Compile(AccessClaimsSchema)
 export const isRefreshClaims = TypeCompiler.Compile(RefreshClaimsSchema)
+export const isResetClaims = TypeCompiler.Compile(ResetClaimsSchema)
+export const isVerifyClaims = TypeCompiler.Compile(VerifyClaimsSchema)
 
 export type TimeVerdict = 'ok' | 'expired' | 'not-yet-valid'
 

@@ -56,6 +56,16 @@ function assertKeyGenerated (t: Test, server: ServerProcess, keysDir: string): v
   }
 }
 
+/** The first log line matching `match`, waiting up to 5 s for it (the server writes mail after its answer). */
+async function waitForLog (server: ServerProcess, match: (line: ServerProcess['logs'][number]) => boolean): Promise<ServerProcess['logs'][number] | undefined> {
+  const deadline = Date.now() + 5000
+  for (;;) {
+    const line = server.logs.find(match)
+    if (line !== undefined || Date.now() > deadline) return line
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
 t.test('first start, then the README walkthrough against the running server', async (t) => {
   const dir = t.testdir()
   const server = await startServer(t, serverEnv(dir))
@@ -87,6 +97,12 @@ t.test('first start, then the README walkthrough against the running server', as
   t.match(out, /^refresh after logout-all: \{.*"code":"ERR_REFRESH_TOKEN_REVOKED".*\} HTTP 401$/m,
     'the refresh token from before logout-all is refused with 401')
   t.match(out, /^whoami after logout-all: HTTP 200$/m, 'the access token lives on until it expires (the stateless trade-off)')
+  t.match(out, /^forgot-password: HTTP 202$/m, 'forgot-password answers 202')
+  // No SMTP_URL: the reset mail is written to the log at info, link included (the documented development default).
+  const mailed = await waitForLog(server, (l) => (l.mail as { subject?: string } | undefined)?.subject === 'Reset your password')
+  t.equal(mailed?.level, 30, 'the reset mail is logged at info')
+  t.match((mailed?.mail as { link?: string } | undefined)?.link, /^http:\/\/127\.0\.0\.1:3000\/reset-password#token=[\w-]+\.[\w-]+\.[\w-]+$/,
+    'with its link, built on PUBLIC_URL')
   t.equal(server.stderr(), '', 'nothing on stderr')
 })
 

@@ -49,6 +49,8 @@ export async function buildWithDir (t: Test, options: { env?: Record<string, str
     JWT_KEYS_DIR: dir,
     ACCESS_TOKEN_TTL: '15m',
     REFRESH_TOKEN_TTL: '1h',
+    // Emailed links are signed by the same keys; at most 1h keeps the retirement grace at 1h + 30 s.
+    VERIFY_TOKEN_TTL: '1h',
     CLOCK_TOLERANCE: '30s',
     JWKS_MAX_AGE: '10m',
     // Longer than any test runs, so the directory is re-read only when a test calls reload() (or sets

@@ -172,8 +172,11 @@ t.test('verificationKey pins the algorithm to the key named by kid', async (t) =
 t.test('the verify grace is the longest token lifetime plus the clock tolerance', async (t) => {
   const cases: Array<[Record<string, string>, number]> = [
     [{}, (30 * 24 * 3600 + 30) * 1000],
-    [{ REFRESH_TOKEN_TTL: '1h', CLOCK_TOLERANCE: '30s' }, GRACE],
-    [{ ACCESS_TOKEN_TTL: '2h', REFRESH_TOKEN_TTL: '1h', CLOCK_TOLERANCE: '5m' }, (2 * 3600 + 300) * 1000]
+    [{ REFRESH_TOKEN_TTL: '1h', VERIFY_TOKEN_TTL: '1h', CLOCK_TOLERANCE: '30s' }, GRACE],
+    [{ ACCESS_TOKEN_TTL: '2h', REFRESH_TOKEN_TTL: '1h', VERIFY_TOKEN_TTL: '1h', CLOCK_TOLERANCE: '5m' }, (2 * 3600 + 300) * 1000],
+    // Emailed links are signed by the same keys: a verification link outliving the refresh token sets the grace.
+    [{ REFRESH_TOKEN_TTL: '1h', VERIFY_TOKEN_TTL: '3d', CLOCK_TOLERANCE: '30s' }, (3 * 86_400 + 30) * 1000],
+    [{ REFRESH_TOKEN_TTL: '10m', RESET_TOKEN_TTL: '45m', VERIFY_TOKEN_TTL: '20m', CLOCK_TOLERANCE: '30s' }, (45 * 60 + 30) * 1000]
   ]
   for (const [env, expected] of cases) t.equal(verifyGraceMs(testConfig(env).jwt), expected, JSON.stringify(env))
 })

@@ -3,7 +3,7 @@ import t from 'tap'
 import { assertProblem, build, PASSWORD, type AuthResultBody } from '../helper'
 
 const URL = '/v1/auth/register'
-const USER_KEYS = ['createdAt', 'disabled', 'email', 'id', 'name', 'role', 'updatedAt']
+const USER_KEYS = ['createdAt', 'disabled', 'email', 'emailVerified', 'id', 'name', 'role', 'updatedAt']
 
 t.test('201 with an AuthResult; the user has no hash field at all; tokens are not cached', async (t) => {
   const ctx = await build(t)
@@ -17,7 +17,7 @@ t.test('201 with an AuthResult; the user has no hash field at all; tokens are no
   t.equal(body.tokenType, 'Bearer')
   t.equal(body.expiresIn, 900)
   t.equal(body.refreshExpiresIn, 30 * 24 * 3600)
-  t.match(body.user, { email: 'alice@example.com', name: 'Alice', role: 'user', disabled: false })
+  t.match(body.user, { email: 'alice@example.com', name: 'Alice', role: 'user', disabled: false, emailVerified: false })
   t.equal(body.user.createdAt, new Date(ctx.clock.now()).toISOString())
   t.equal(body.user.updatedAt, body.user.createdAt)
   t.match(body.user.id, /^[0-9a-z]{20,}$/, 'an opaque id, not a counter')

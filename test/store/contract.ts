@@ -46,6 +46,7 @@ export function storeContract (t: Test, name: string, makeStore: MakeStore): voi
         disabled: false,
         passwordHash: newUser().passwordHash,
         tokenVersion: 0,
+        emailVerified: false,
         createdAt: new Date(START),
         updatedAt: new Date(START)
       })
@@ -116,6 +117,45 @@ export function storeContract (t: Test, name: string, makeStore: MakeStore): voi
       const unbumped = await store.update(user.id, { bumpTokenVersion: false, name: 'x' })
       t.equal(unbumped?.tokenVersion, 2)
       t.equal((await store.findById(user.id))?.tokenVersion, 2)
+    })
+
+    t.test('emailVerified: false unless created verified; update sets and clears it alone', async t => {
+      const { clock, store } = await setup(t)
+      const verified = await store.create(newUser({ email: 'root@example.io', emailVerified: true }))
+      t.equal(verified.emailVerified, true)
+      t.equal((await store.findByEmail('root@example.io'))?.emailVerified, true)
+      const user = await store.create(newUser())
+      t.equal(user.emailVerified, false)
+      clock.advance(1000)
+      const set = await store.update(user.id, { emailVerified: true })
+      t.strictSame(set, { ...user, emailVerified: true, updatedAt: new Date(START + 1000) }, 'only emailVerified and updatedAt change')
+      t.equal((await store.update(user.id, { name: 'x' }))?.emailVerified, true, 'kept when absent from the patch')
+      t.equal((await store.update(user.id, { emailVerified: false }))?.emailVerified, false)
+      t.equal((await store.findById(user.id))?.emailVerified, false)
+    })
+
+    t.test('ifTokenVersion: the patch applies only while the version matches (compare-and-set)', async t => {
+      const { store } = await setup(t)
+      const user = await store.create(newUser())
+      t.equal(await store.update(user.id, { passwordHash: 'stale', bumpTokenVersion: true, ifTokenVersion: 1 }), null, 'a stale version changes nothing')
+      t.strictSame(await store.findById(user.id), user)
+      const won = await store.update(user.id, { passwordHash: 'new', bumpTokenVersion: true, emailVerified: true, ifTokenVersion: 0 })
+      t.match(won, { passwordHash: 'new', tokenVersion: 1, emailVerified: true })
+      t.equal(await store.update(user.id, { passwordHash: 'again', bumpTokenVersion: true, ifTokenVersion: 0 }), null, 'the same version twice: once')
+      t.equal((await store.findById(user.id))?.passwordHash, 'new')
+      t.equal(await store.update('0190a000-0000-7000-8000-000000000000', { name: 'x', ifTokenVersion: 0 }), null, 'unknown id')
+    })
+
+    t.test('concurrent compare-and-set updates on one version: exactly one applies', async t => {
+      const { store } = await setup(t)
+      const user = await store.create(newUser())
+      const results = await Promise.all(Array.from({ length: 10 }, (_, i) =>
+        store.update(user.id, { passwordHash: `hash-${i}`, bumpTokenVersion: true, ifTokenVersion: 0 })))
+      const winners = results.filter(r => r !== null)
+      t.equal(winners.length, 1)
+      const stored = await store.findById(user.id)
+      t.equal(stored?.tokenVersion, 1, 'bumped once')
+      t.equal(stored?.passwordHash, winners[0]?.passwordHash)
     })
 
     t.test('update and delete of an unknown id', async t => {

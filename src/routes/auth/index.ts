@@ -6,17 +6,18 @@ import {
   bearerProblems, bearerSecurity, bodyProblems, jsonResponse, noContent, problemResponse, rateLimited, tokenResponse, unavailable
 } from '../../schemas/responses'
 import type { AccountService, Session } from '../../services/account-service'
+import type { RecoveryService } from '../../services/recovery-service'
 
-export interface AuthRoutesOptions { accounts: AccountService }
+export interface AuthRoutesOptions { accounts: AccountService, recovery: RecoveryService }
 
 const authResult = ({ user, tokens }: Session) => ({ user: toUser(user), tokenType: 'Bearer' as const, ...tokens })
 
-const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, { accounts }) => {
+const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, { accounts, recovery }) => {
   app.post('/register', {
     config: { rateLimitScope: 'register' },
     schema: {
       tags: ['auth'],
-      summary: 'Create an account and log in',
+      summary: 'Create an account and log in; a verification link is mailed to the address',
       body: RegisterBodySchema,
       response: {
         201: tokenResponse(AuthResultSchema, 'Account created; tokens for the new session'),
@@ -28,6 +29,7 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, { a
     }
   }, async (request, reply) => {
     const session = await accounts.register(request.body)
+    recovery.sendVerification(session.user)
     return reply.code(201).header('cache-control', 'no-store').send(authResult(session))
   })
 
@@ -41,7 +43,7 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, { a
         200: tokenResponse(AuthResultSchema, 'Tokens for a new session'),
         ...bodyProblems,
         401: problemResponse('Unknown email or wrong password (same answer for both)'),
-        403: problemResponse('Account disabled (only said after the right password)'),
+        403: problemResponse('Account disabled, or email not verified with REQUIRE_VERIFIED_EMAIL (only said after the right password)'),
         ...rateLimited,
         ...unavailable
       }

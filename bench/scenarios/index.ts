@@ -1,0 +1,10 @@
+// Every scenario of `npm run bench`, in the order they run.
+import type { Scenario } from '../lib/scenario'
+import { coldStart } from './cold-start'
+import { loginStorm } from './login-storm'
+import { memory } from './memory'
+import { peers } from './peers'
+import { tokenSize } from './token-size'
+import { verification } from './verification'
+
+export const SCENARIOS: Scenario[] = [verification, peers, memory, loginStorm, tokenSize, coldStart]

@@ -1,0 +1,260 @@
+// examples/spa in Debian's Chromium (playwright-core), served from one origin and talking to a real Tessera on
+// another, so CORS is real. Every screen is used; with 3-second access tokens the page keeps working past expiry,
+// first through its refresh timer, then (timers frozen, as in a sleeping laptop) through refresh-and-retry on a 401.
+import { existsSync, mkdirSync } from 'node:fs'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import path from 'node:path'
+import { chromium, type Page, type Request, type Response } from 'playwright-core'
+import t from 'tap'
+import ts from 'typescript'
+import { contentSecurityPolicy, createSpaHandler } from '../../examples/spa/server'
+import { PASSWORD, REPO_ROOT, sleep, startTessera } from './client-helper'
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+// Headless, no GPU, and nothing that reaches the network on its own (updates, sync, QUIC probes).
+const CHROMIUM_FLAGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'
+]
+const ARTIFACTS = path.join(REPO_ROOT, 'test', 'artifacts')
+const STEP_TIMEOUT_MS = 10_000
+const NEW_PASSWORD = 'another long passphrase for ada'
+
+async function listen (server: Server): Promise<string> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+}
+
+/** What the page sent to Tessera, and what came back. */
+interface Traffic { requests: Request[], responses: Response[] }
+const refreshCalls = (traffic: Traffic, from = 0): number =>
+  traffic.requests.slice(from).filter((r) => r.method() === 'POST' && r.url().endsWith('/v1/auth/refresh')).length
+const invalidToken401s = async (traffic: Traffic, from = 0): Promise<number> => {
+  let count = 0
+  for (const r of traffic.responses.slice(from)) {
+    if (r.status() === 401 && /error="invalid_token"/.test(await r.headerValue('www-authenticate') ?? '')) count++
+  }
+  return count
+}
+
+/** How often the profile has loaded (the page counts in data-loads; a time would not move with timers frozen). */
+const profileLoads = async (page: Page): Promise<number> => Number(await page.getAttribute('#screen-profile', 'data-loads') ?? 0)
+/** The page's Web Storage; a string expression, because this file is compiled without the DOM types. */
+const storage = (page: Page) => page.evaluate('({ session: { ...sessionStorage }, local: { ...localStorage } })') as
+  Promise<{ session: Record<string, string>, local: Record<string, string> }>
+const activity = (page: Page) => page.locator('#activity-log li').allTextContents()
+const jwtHeader = (token: string): Record<string, unknown> =>
+  JSON.parse(Buffer.from(token.split('.')[0], 'base64url').toString('utf8')) as Record<string, unknown>
+
+t.test('the SPA\'s browser code type-checks with examples/spa/tsconfig.json (DOM, no Node types)', async (t) => {
+  const config = ts.getParsedCommandLineOfConfigFile(path.join(REPO_ROOT, 'examples', 'spa', 'tsconfig.json'), {}, {
+    ...ts.sys, onUnRecoverableConfigFileDiagnostic: (d) => { throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n')) }
+  })
+  if (config === undefined) throw new Error('cannot read examples/spa/tsconfig.json')
+  t.same(config.fileNames.map((f) => path.basename(f)).sort(), ['main.ts', 'session.ts'], 'the two source files')
+  const program = ts.createProgram({ rootNames: config.fileNames, options: config.options })
+  const host: ts.FormatDiagnosticsHost = { getCanonicalFileName: (f) => f, getCurrentDirectory: () => REPO_ROOT, getNewLine: () => '\n' }
+  t.same(ts.getPreEmitDiagnostics(program).map((d) => ts.formatDiagnostic(d, host).trim()), [], 'no type error')
+})
+
+t.test('the SPA in Chromium, on another origin than Tessera', async (t) => {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does), or set CHROMIUM_PATH`)
+
+  // The page server listens first: its origin is what Tessera's CORS_ORIGINS must allow.
+  const pageServer = createServer()
+  const spaOrigin = await listen(pageServer)
+  t.teardown(() => new Promise<void>((resolve) => { pageServer.closeAllConnections(); pageServer.close(() => resolve()) }))
+  const tessera = await startTessera(t, { CORS_ORIGINS: spaOrigin, ACCESS_TOKEN_TTL: '3s' })
+  pageServer.on('request', await createSpaHandler({ tesseraUrl: tessera.baseUrl }))
+  t.not(new URL(spaOrigin).origin, new URL(tessera.baseUrl).origin, 'two origins: the page and the API')
+
+  await t.test('CORS and the page\'s own headers', async (t) => {
+    const preflight = (origin: string) => fetch(`${tessera.baseUrl}/v1/me`, {
+      method: 'OPTIONS',
+      headers: { origin, 'access-control-request-method': 'PATCH', 'access-control-request-headers': 'authorization,content-type' }
+    })
+    const allowed = await preflight(spaOrigin)
+    t.equal(allowed.headers.get('access-control-allow-origin'), spaOrigin, 'Tessera allows the page\'s origin')
+    t.match(allowed.headers.get('access-control-allow-headers') ?? '', /authorization/i, 'and the Authorization header')
+    const other = await preflight('http://127.0.0.1:1')
+    t.equal(other.headers.get('access-control-allow-origin'), null, 'but no other origin')
+    const exposed = await fetch(`${tessera.baseUrl}/v1/me`, { headers: { origin: spaOrigin } })
+    t.match(exposed.headers.get('access-control-expose-headers') ?? '', /www-authenticate/i, 'the page may read WWW-Authenticate')
+
+    const page = await fetch(spaOrigin)
+    t.equal(page.status, 200, 'the page')
+    t.equal(page.headers.get('content-security-policy'), contentSecurityPolicy(tessera.baseUrl), 'CSP: scripts from the page, requests to Tessera only')
+    t.match(await page.text(), `<meta name="tessera-url" content="${tessera.baseUrl}">`, 'Tessera\'s URL is in the page')
+  })
+
+  const context = await chromium.launchPersistentContext(t.testdir(), {
+    executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS, timeout: 30_000, viewport: { width: 900, height: 1000 }
+  })
+  t.teardown(() => context.close())
+  context.setDefaultTimeout(STEP_TIMEOUT_MS)
+  const page = context.pages()[0] ?? await context.newPage()
+  const problems: string[] = []
+  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`))
+  page.on('console', (m) => {
+    // Chromium logs each 4xx answer as "Failed to load resource"; the page expects those. Anything else is a fault.
+    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource: the server responded with a status of 4')) problems.push(`console: ${m.text()}`)
+  })
+  const traffic: Traffic = { requests: [], responses: [] }
+  page.on('request', (r) => { if (r.url().startsWith(tessera.baseUrl)) traffic.requests.push(r) })
+  page.on('response', (r) => { if (r.url().startsWith(tessera.baseUrl)) traffic.responses.push(r) })
+
+  // Fake timers that run in real time until paused (the 401 step pauses them).
+  await page.clock.install()
+  await page.goto(spaOrigin)
+  await page.waitForSelector('body[data-ready="true"]')
+  const message = page.locator('#message')
+  const email = 'ada@example.com'
+
+  await t.test('signed out: a wrong login and a short password are shown with their codes', async (t) => {
+    t.equal(await page.locator('#status').textContent(), 'Signed out')
+    await page.fill('#login-form [name=email]', email)
+    await page.fill('#login-form [name=password]', PASSWORD)
+    await page.click('#login-form button[type=submit]')
+    await page.waitForSelector('#message[data-kind="error"]')
+    t.match(await message.textContent(), /\(ERR_INVALID_CREDENTIALS\)$/, 'unknown account: ERR_INVALID_CREDENTIALS')
+
+    await page.click('#tab-register')
+    t.ok(await page.isVisible('#screen-register'), 'the register screen')
+    await page.fill('#register-form [name=email]', email)
+    await page.fill('#register-form [name=password]', 'too short')
+    await page.click('#register-form button[type=submit]')
+    await page.waitForSelector('#message[data-kind="error"]')
+    t.match(await message.textContent(), /\(ERR_PASSWORD_TOO_SHORT\) — \/password: /, 'the problem and its field')
+  })
+
+  await t.test('register: signed in, profile shown; the access token is in no storage', async (t) => {
+    await page.fill('#register-form [name=email]', email)
+    await page.fill('#register-form [name=name]', 'Ada')
+    await page.fill('#register-form [name=password]', PASSWORD)
+    await page.click('#register-form button[type=submit]')
+    await page.waitForSelector('#profile-email:text("ada@example.com")')
+    t.ok(await page.isVisible('#screen-profile'), 'the profile screen')
+    t.equal(await page.textContent('#profile-name'), 'Ada', 'the name')
+    t.equal(await page.textContent('#profile-role'), 'user', 'the role')
+    t.match(await page.textContent('#profile-id'), /^[0-9a-z]{26}$/, 'the user id')
+    t.match(await page.textContent('#status'), /^Signed in as ada@example\.com · access token valid for [0-3] s$/, 'the status line')
+
+    const { session, local } = await storage(page)
+    t.same(Object.keys(session), ['tessera.refreshToken'], 'sessionStorage holds the refresh token and nothing else')
+    t.equal(jwtHeader(session['tessera.refreshToken']).typ, 'rt+jwt', 'it is a refresh token')
+    t.same(local, {}, 'localStorage is empty')
+    t.same(await context.cookies(), [], 'no cookies')
+  })
+
+  await t.test('edit the name', async (t) => {
+    await page.fill('#name-form [name=name]', 'Ada Lovelace')
+    await page.click('#name-form button[type=submit]')
+    await page.waitForSelector('#profile-name:text("Ada Lovelace")')
+    t.equal(await message.textContent(), 'Name saved')
+  })
+
+  await t.test('past expiry, the refresh timer (80 % of 3 s) keeps the token fresh: reload after 5 s, no 401', async (t) => {
+    const from = { requests: traffic.requests.length, responses: traffic.responses.length }
+    const before = await profileLoads(page)
+    await sleep(5_000)
+    await page.click('#reload-profile')
+    await page.waitForSelector(`#screen-profile[data-loads="${before + 1}"]`)
+    t.equal(await page.textContent('#profile-name'), 'Ada Lovelace', 'the profile reloaded')
+    t.ok(refreshCalls(traffic, from.requests) >= 2, `the timer refreshed (${refreshCalls(traffic, from.requests)} times in 5 s)`)
+    t.equal(await invalidToken401s(traffic, from.responses), 0, 'no request met an expired token')
+    t.ok((await activity(page)).some((line) => line.endsWith('Access token refreshed before it expired (timer)')), 'the activity says so')
+  })
+
+  await t.test('timers frozen (a sleeping laptop): the 401 invalid_token is answered by one refresh and a retry', async (t) => {
+    await page.clock.pauseAt(await page.evaluate(() => Date.now()) + 100)
+    await sleep(4_000) // the access token expires on the server meanwhile
+    const from = { requests: traffic.requests.length, responses: traffic.responses.length }
+    const before = await profileLoads(page)
+    await page.click('#reload-profile') // GET /v1/me and GET /v1/auth/whoami at once
+    await page.waitForSelector(`#screen-profile[data-loads="${before + 1}"]`)
+    t.equal(await page.textContent('#profile-email'), email, 'the profile reloaded')
+    t.equal(await invalidToken401s(traffic, from.responses), 2, 'both calls met a 401 invalid_token')
+    t.equal(refreshCalls(traffic, from.requests), 1, 'they shared one refresh')
+    t.equal(traffic.requests.length - from.requests, 5, '2 calls, 1 refresh, 2 retries')
+    t.ok((await activity(page)).some((line) => line.endsWith('Access token refreshed after a 401 invalid_token, request retried')), 'the activity says so')
+    await page.clock.resume()
+  })
+
+  await t.test('change the password: a wrong current one is refused; then fresh tokens', async (t) => {
+    await page.click('#tab-password')
+    await page.fill('#password-form [name=currentPassword]', 'not the current password')
+    await page.fill('#password-form [name=newPassword]', NEW_PASSWORD)
+    await page.click('#password-form button[type=submit]')
+    await page.waitForSelector('#message[data-kind="error"]')
+    t.match(await message.textContent(), /\(ERR_WRONG_PASSWORD\)$/, '403 ERR_WRONG_PASSWORD')
+    t.ok(await page.isVisible('#screen-password'), 'still signed in: a 403 is not a lost session')
+
+    const before = (await storage(page)).session['tessera.refreshToken']
+    await page.fill('#password-form [name=currentPassword]', PASSWORD)
+    await page.fill('#password-form [name=newPassword]', NEW_PASSWORD)
+    await page.click('#password-form button[type=submit]')
+    await page.waitForSelector('#message[data-kind="ok"]')
+    t.match(await message.textContent(), /^Password changed\./)
+    const after = (await storage(page)).session['tessera.refreshToken']
+    t.not(after, before, 'a new refresh token in sessionStorage')
+    const old = await fetch(`${tessera.baseUrl}/v1/auth/refresh`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ refreshToken: before })
+    })
+    t.equal(((await old.json()) as { code: string }).code, 'ERR_REFRESH_TOKEN_REVOKED', 'the old one is revoked')
+  })
+
+  await t.test('reload the page: the tab resumes with the refresh token from sessionStorage', async (t) => {
+    await page.reload()
+    await page.waitForSelector('body[data-ready="true"]')
+    await page.waitForSelector('#profile-email:text("ada@example.com")')
+    t.ok(await page.isVisible('#screen-profile'), 'signed in after the reload')
+    t.ok((await activity(page)).some((line) => line.endsWith('Session resumed with the refresh token from sessionStorage')), 'resumed')
+  })
+
+  await t.test('log out everywhere: signed out, sessionStorage empty, the refresh token revoked', async (t) => {
+    const refreshToken = (await storage(page)).session['tessera.refreshToken']
+    await page.click('#tab-logout')
+    await page.click('#logout-all')
+    await page.waitForSelector('#screen-login:visible')
+    t.equal(await message.textContent(), 'Logged out everywhere')
+    t.equal(await page.textContent('#status'), 'Signed out')
+    t.same((await storage(page)).session, {}, 'sessionStorage is empty')
+    const refused = await fetch(`${tessera.baseUrl}/v1/auth/refresh`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ refreshToken })
+    })
+    t.equal(refused.status, 401, 'the last refresh token is refused')
+  })
+
+  await t.test('log in with the new password; a screenshot of the profile', async (t) => {
+    await page.fill('#login-form [name=email]', email)
+    await page.fill('#login-form [name=password]', NEW_PASSWORD)
+    await page.click('#login-form button[type=submit]')
+    await page.waitForSelector('#profile-name:text("Ada Lovelace")')
+    t.equal(await message.textContent(), `Signed in as ${email}`)
+    mkdirSync(ARTIFACTS, { recursive: true })
+    const file = path.join(ARTIFACTS, 'spa-profile.png')
+    await page.screenshot({ path: file, fullPage: true })
+    t.ok(existsSync(file), `screenshot: ${path.relative(REPO_ROOT, file)}`)
+  })
+
+  await t.test('the same page from an origin not in CORS_ORIGINS: the browser blocks the calls, the page says why', async (t) => {
+    const stranger = createServer(await createSpaHandler({ tesseraUrl: tessera.baseUrl }))
+    const strangerOrigin = await listen(stranger)
+    t.teardown(() => new Promise<void>((resolve) => { stranger.closeAllConnections(); stranger.close(() => resolve()) }))
+    const other = await context.newPage()
+    t.teardown(() => other.close())
+    await other.goto(strangerOrigin)
+    await other.waitForSelector('body[data-ready="true"]')
+    await other.fill('#login-form [name=email]', email)
+    await other.fill('#login-form [name=password]', NEW_PASSWORD)
+    await other.click('#login-form button[type=submit]')
+    await other.waitForSelector('#message[data-kind="error"]')
+    t.match(await other.textContent('#message'), /^Cannot reach Tessera at .*CORS_ORIGINS/, 'a network error that names CORS_ORIGINS')
+    t.equal(await other.textContent('#status'), 'Signed out', 'not signed in')
+  })
+
+  t.same(problems, [], 'no script error, no CSP violation, no failed request other than the expected 4xx')
+  t.ok(traffic.responses.every((r) => r.status() < 500), 'no 5xx')
+  t.equal(tessera.stderr(), '', 'nothing on Tessera\'s stderr')
+})
