@@ -19,6 +19,8 @@ import rateLimitPlugin, { createRedis, redisReady } from './plugins/rate-limit'
 import authRoutes from './routes/auth'
 import meRoutes from './routes/me'
 import metaRoutes from './routes/meta'
+import { createRevocations } from './revocation/revocations'
+import type { RevocationBus } from './revocation/revocation-bus'
 import recoveryRoutes from './routes/recovery'
 import usersRoutes from './routes/users'
 import { AuthResultSchema } from './schemas/auth'
@@ -39,6 +41,8 @@ export interface AppDeps {
   hasher?: PasswordHasher
   /** Where reset and verification mail goes; default from SMTP_URL (or the log without it). */
   mailer?: Mailer
+  /** Hybrid mode's channel between instances; default Redis from REDIS_URL (or none without it). */
+  revocationBus?: RevocationBus
   /** Fastify logger option; tests pass a stream to capture logs. */
   logger?: FastifyServerOptions['logger']
 }
@@ -166,7 +170,12 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' })
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
 
+  // Undefined unless REVOCATION_MODE=hybrid: stateless mode builds nothing of it.
+  const revocations = await createRevocations(config, { store, clock, log: app.log, bus: deps.revocationBus })
+  if (revocations !== undefined) app.addHook('onClose', async () => { revocations.close() })
+
   await app.register(authPlugin, {
+    ...(revocations !== undefined ? { revocation: revocations } : {}),
     keyRing: () => keys.ring(),
     clock,
     issuer: config.jwt.issuer,
@@ -182,9 +191,11 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     audience: config.jwt.audience,
     accessTtl: config.jwt.accessTtl,
     refreshTtl: config.jwt.refreshTtl,
-    sessionMaxAge: config.jwt.sessionMaxAge
+    sessionMaxAge: config.jwt.sessionMaxAge,
+    sessionClaims: revocations !== undefined
   }, clock)
   const accounts = new AccountService({
+    revocations,
     store,
     hasher,
     issuer,
@@ -201,7 +212,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     issuer: config.jwt.issuer, resetTtl: config.jwt.resetTtl, verifyTtl: config.jwt.verifyTtl
   }, clock)
   const recovery = new RecoveryService({
-    store, hasher, links, outbox, publicUrl: config.mail.publicUrl, passwordMinLength: config.password.minLength
+    store, hasher, links, outbox, publicUrl: config.mail.publicUrl, passwordMinLength: config.password.minLength, revocations
   })
 
   await app.register(authRoutes, { prefix: '/v1/auth', accounts, recovery })

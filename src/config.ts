@@ -39,6 +39,9 @@ export const ConfigSchema = Type.Object({
   RATE_LIMIT_MAIL_IP: Type.String({ default: '20/1h', pattern: RATE_PATTERN }),
   RATE_LIMIT_MAIL_ADDRESS: Type.String({ default: '3/1h', pattern: RATE_PATTERN }),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
+  REVOCATION_MODE: Type.Union([Type.Literal('stateless'), Type.Literal('hybrid')], { default: 'stateless' }),
+  REVOCATION_CACHE_SIZE: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 50_000 }),
+  REVOCATION_CACHE_TTL: Duration('5s', 'how long a cached token version or revoked-session flag is trusted (hybrid mode)'),
   CORS_ORIGINS: Type.String({ default: '' }),
   TRUST_PROXY: Type.String({ default: 'false' }),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
@@ -92,6 +95,11 @@ export interface Config {
   /** Each limit: at most `max` requests per `window` seconds. */
   rateLimits: Record<'loginIp' | 'loginAccount' | 'registerIp' | 'refreshIp' | 'mailIp' | 'mailAddress', RateRule>
   redisUrl: string | undefined
+  /**
+   * stateless: access tokens live out their TTL (the default, no per-request state). hybrid: access tokens
+   * carry `ver` and `sid`, checked against a bounded cache of the store (src/revocation/).
+   */
+  revocation: { mode: 'stateless' | 'hybrid', cacheSize: number, cacheTtl: number }
   corsOrigins: string[]
   trustProxy: boolean | string | number
   logLevel: string
@@ -108,6 +116,7 @@ const MAX_CLOCK_TOLERANCE = 300
 /** A reset link is a credential for the whole account; OWASP's Forgot Password sheet asks for a short life. */
 const MAX_RESET_TTL = 86_400
 const MIN_HS256_SECRET_BYTES = 32
+const MAX_REVOCATION_CACHE_TTL = 3600
 
 function duration (raw: RawConfig, key: keyof RawConfig): number {
   try {
@@ -141,12 +150,17 @@ export function configFromRaw (raw: RawConfig): Config {
   const jwksMaxAge = duration(raw, 'JWKS_MAX_AGE')
   const resetTtl = duration(raw, 'RESET_TOKEN_TTL')
   const verifyTtl = duration(raw, 'VERIFY_TOKEN_TTL')
+  const revocationCacheTtl = duration(raw, 'REVOCATION_CACHE_TTL')
   if (clockTolerance > MAX_CLOCK_TOLERANCE) problems.push(`CLOCK_TOLERANCE: at most 5m (300 s) is allowed, got ${clockTolerance} s`)
   if (accessTtl < 1) problems.push('ACCESS_TOKEN_TTL: must be at least 1 s')
   if (refreshTtl < 1) problems.push('REFRESH_TOKEN_TTL: must be at least 1 s')
   if (sessionMaxAge < 1) problems.push('SESSION_MAX_AGE: must be at least 1 s')
   if (resetTtl < 1 || resetTtl > MAX_RESET_TTL) problems.push(`RESET_TOKEN_TTL: must be between 1 s and 24h, got ${resetTtl} s`)
   if (verifyTtl < 1) problems.push('VERIFY_TOKEN_TTL: must be at least 1 s')
+  // Past an hour the "revoked within seconds" promise of hybrid mode means nothing; past the access TTL it buys nothing.
+  if (revocationCacheTtl < 1 || revocationCacheTtl > MAX_REVOCATION_CACHE_TTL) {
+    problems.push(`REVOCATION_CACHE_TTL: must be between 1 s and 1h, got ${revocationCacheTtl} s`)
+  }
   if ([resetAudience(raw.JWT_ISSUER), verifyAudience(raw.JWT_ISSUER)].includes(raw.JWT_AUDIENCE)) {
     problems.push('JWT_AUDIENCE: must differ from JWT_ISSUER + "/reset" and "/verify", the audiences of emailed link tokens')
   }
@@ -212,6 +226,7 @@ export function configFromRaw (raw: RawConfig): Config {
       mailAddress: rate(raw, 'RATE_LIMIT_MAIL_ADDRESS')
     },
     redisUrl: raw.REDIS_URL === '' ? undefined : raw.REDIS_URL,
+    revocation: { mode: raw.REVOCATION_MODE, cacheSize: raw.REVOCATION_CACHE_SIZE, cacheTtl: revocationCacheTtl },
     corsOrigins: raw.CORS_ORIGINS.split(',').map((o) => o.trim()).filter((o) => o !== ''),
     trustProxy: parseTrustProxy(raw.TRUST_PROXY),
     logLevel: raw.LOG_LEVEL,

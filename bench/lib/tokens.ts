@@ -1,10 +1,13 @@
 // Keys and access tokens for the bench: Tessera's key files, peer keys, and tokens minted with fast-jwt.
 import { randomBytes } from 'node:crypto'
 import { createSigner } from 'fast-jwt'
+import { systemClock } from '../../src/clock'
 import { generatePrivateKey, asymmetricKey, thumbprintKid, type JwtAlg } from '../../src/keys/key'
 import { KeyDirectory } from '../../src/keys/key-directory'
 import { newId } from '../../src/lib/ids'
+import { createSqliteStore } from '../../src/store/sqlite-store'
 import { ACCESS_TYP } from '../../src/tokens/claims'
+import { newSid } from '../../src/tokens/signers'
 
 /** Tessera's defaults (JWT_ISSUER, JWT_AUDIENCE, ACCESS_TOKEN_TTL), used by every target. */
 export const ISSUER = 'tessera'
@@ -52,8 +55,7 @@ export interface MintedTokens {
  * kid }`, claims `iss aud sub role iat exp jti`), with 26-character user ids like Tessera's.
  */
 export function mintAccessTokens (key: KeyMaterial, count: number): MintedTokens {
-  const sign = createSigner({ key: key.signKey, algorithm: key.alg, kid: key.kid, header: { alg: key.alg, typ: ACCESS_TYP } }) as
-    (payload: Record<string, unknown>) => string
+  const sign = accessSigner(key)
   const now = Math.floor(Date.now() / 1000)
   const tokens: string[] = new Array<string>(count)
   const subs: string[] = new Array<string>(count)
@@ -66,3 +68,34 @@ export function mintAccessTokens (key: KeyMaterial, count: number): MintedTokens
   }
   return { tokens, subs }
 }
+
+/**
+ * REVOCATION_MODE=hybrid tokens: `count` users created in the SQLite database at `dbFile` through Tessera's own
+ * store (migrated first, as the server's start would), each with one session, and an access token per user
+ * shaped like hybrid mode's (claims `iss aud sub role ver sid iat exp jti`), `ver` the stored token version.
+ * The server is started on that database afterwards, so each check finds a real user and a live session.
+ */
+export async function mintSessionTokens (key: KeyMaterial, dbFile: string, count: number): Promise<MintedTokens> {
+  const store = createSqliteStore({ path: dbFile, clock: systemClock })
+  try {
+    await store.migrate()
+    const sign = accessSigner(key)
+    const now = Math.floor(Date.now() / 1000)
+    const tokens: string[] = new Array<string>(count)
+    const subs: string[] = new Array<string>(count)
+    for (let i = 0; i < count; i++) {
+      const user = await store.create({ email: `bench-${i}@bench.test`, name: null, role: 'user', passwordHash: 'bench: never logs in' })
+      subs[i] = user.id
+      tokens[i] = sign({
+        iss: ISSUER, aud: AUDIENCE, sub: user.id, role: 'user', ver: user.tokenVersion, sid: newSid(), iat: now, exp: now + ACCESS_TTL_S, jti: randomBytes(12).toString('base64url')
+      })
+    }
+    return { tokens, subs }
+  } finally {
+    await store.close()
+  }
+}
+
+const accessSigner = (key: KeyMaterial): (payload: Record<string, unknown>) => string =>
+  createSigner({ key: key.signKey, algorithm: key.alg, kid: key.kid, header: { alg: key.alg, typ: ACCESS_TYP } }) as
+    (payload: Record<string, unknown>) => string

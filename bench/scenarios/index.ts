@@ -4,7 +4,8 @@ import { coldStart } from './cold-start'
 import { loginStorm } from './login-storm'
 import { memory } from './memory'
 import { peers } from './peers'
+import { revocation } from './revocation'
 import { tokenSize } from './token-size'
 import { verification } from './verification'
 
-export const SCENARIOS: Scenario[] = [verification, peers, memory, loginStorm, tokenSize, coldStart]
+export const SCENARIOS: Scenario[] = [verification, peers, memory, loginStorm, tokenSize, coldStart, revocation]

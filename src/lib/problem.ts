@@ -15,6 +15,7 @@ export const PROBLEM_CODES = [
   'ERR_PASSWORD_COMMON', 'ERR_PASSWORD_MALFORMED', 'ERR_PASSWORD_TOO_LONG', 'ERR_PASSWORD_TOO_SHORT', 'ERR_PAYLOAD_TOO_LARGE',
   'ERR_RATE_LIMITED', 'ERR_REFRESH_TOKEN_EXPIRED', 'ERR_REFRESH_TOKEN_INVALID', 'ERR_REFRESH_TOKEN_REVOKED',
   'ERR_REQUEST_TIMEOUT', 'ERR_SERVICE_UNAVAILABLE', 'ERR_SESSION_EXPIRED', 'ERR_TOKEN_EXPIRED', 'ERR_TOKEN_INVALID',
+  'ERR_TOKEN_REVOKED', 'ERR_REVOCATION_MODE',
   'ERR_UNSUPPORTED_MEDIA_TYPE', 'ERR_USER_NOT_FOUND', 'ERR_VALIDATION', 'ERR_WRONG_PASSWORD'
 ] as const
 export type ProblemCode = typeof PROBLEM_CODES[number]
@@ -98,6 +99,13 @@ export const Problems = {
   }),
   invalidToken: (description = 'The access token is invalid') => tokenProblem('ERR_TOKEN_INVALID', description),
   expiredToken: () => tokenProblem('ERR_TOKEN_EXPIRED', 'The access token expired'),
+  /** REVOCATION_MODE=hybrid: logged out (this device or everywhere), password changed, account disabled or deleted. */
+  revokedToken: () => tokenProblem('ERR_TOKEN_REVOKED', 'The session was revoked'),
+  /** POST /v1/auth/logout in stateless mode: logging one device out needs state per session, which stateless mode keeps nowhere. */
+  revocationMode: () => new ProblemError({
+    status: 400, code: 'ERR_REVOCATION_MODE', title: 'Not available in stateless mode',
+    detail: 'Logging out one device needs REVOCATION_MODE=hybrid; use POST /v1/auth/logout-all, or forget the tokens on this device'
+  }),
   insufficientScope: (role: string) => new ProblemError({
     status: 403, code: 'ERR_FORBIDDEN', title: 'Forbidden', detail: `This operation requires the ${role} role`,
     bearer: { error: 'insufficient_scope', description: `requires role ${role}` }

@@ -7,7 +7,7 @@ import type { KeyRing } from '../keys/key-ring'
 import { Problems, type ProblemError } from '../lib/problem'
 import type { Role } from '../store/user-store'
 import {
-  ACCESS_TYP, REFRESH_TYP, RESET_TYP, VERIFY_TYP, checkTimes, isAccessClaims, isRefreshClaims, isResetClaims, isVerifyClaims,
+  ACCESS_TYP, REFRESH_TYP, RESET_TYP, VERIFY_TYP, checkTimes, isAccessClaims, isRefreshClaims, isResetClaims, isSessionClaims, isVerifyClaims,
   resetAudience, verifyAudience, type AccessClaims, type RefreshClaims, type ResetClaims, type VerifyClaims
 } from '../tokens/claims'
 
@@ -20,6 +20,13 @@ export interface AuthOptions {
   refreshTtl: number
   clockTolerance: number
   verifyCacheSize: number
+  /** REVOCATION_MODE=hybrid only; absent, the hook is the stateless one and nothing else runs. */
+  revocation?: RevocationCheck
+}
+
+/** Answers whether a verified access token was revoked (src/revocation/revocations.ts); synchronous on a cache hit. */
+export interface RevocationCheck {
+  isRevoked (userId: string, sid: string, ver: number): boolean | Promise<boolean>
 }
 
 type Verify = () => Promise<unknown>
@@ -151,7 +158,7 @@ async function authPlugin (app: FastifyInstance, opts: AuthOptions): Promise<voi
     return verdict === 'expired' ? Problems.expiredToken() : Problems.invalidToken('The token is not valid yet')
   }
 
-  app.decorate('authenticate', async (request: FastifyRequest) => {
+  const authenticate = async (request: FastifyRequest): Promise<void> => {
     request.tesseraToken = extractBearer(request)
     let payload: unknown
     try {
@@ -163,6 +170,23 @@ async function authPlugin (app: FastifyInstance, opts: AuthOptions): Promise<voi
     const verdict = checkTimes(payload, nowSeconds(opts.clock), opts.clockTolerance)
     if (verdict !== 'ok') throw timeProblem(verdict, false)
     request.auth = payload
+  }
+  // Chosen once here, so stateless mode runs exactly the hook above and pays nothing for hybrid mode.
+  const revocation = opts.revocation
+  app.decorate('authenticate', revocation === undefined ? authenticate : async (request: FastifyRequest): Promise<void> => {
+    await authenticate(request)
+    const claims = request.auth
+    // A token from before hybrid mode carries no session to check: refused, and the client's refresh starts one.
+    if (!isSessionClaims.Check(claims)) {
+      request.auth = null
+      throw Problems.invalidToken('The token carries no session; refresh it')
+    }
+    let revoked = revocation.isRevoked(claims.sub, claims.sid, claims.ver)
+    if (typeof revoked !== 'boolean') revoked = await revoked
+    if (revoked) {
+      request.auth = null
+      throw Problems.revokedToken()
+    }
   })
 
   app.decorate('requireRole', (role: Role) => async (request: FastifyRequest) => {

@@ -4,7 +4,8 @@ import { normalizeEmail } from '../lib/email'
 import type { PasswordHasher } from '../lib/password-hasher'
 import { checkPassword, normalizePassword, PASSWORD_MAX_LENGTH } from '../lib/password-policy'
 import { Problems } from '../lib/problem'
-import type { RefreshClaims } from '../tokens/claims'
+import type { Revocations } from '../revocation/revocations'
+import type { AccessClaims, RefreshClaims } from '../tokens/claims'
 import type { IssuedTokens, TokenIssuer } from '../tokens/token-issuer'
 import { EmailTakenError, StoreUnavailableError, type Role, type UserRecord, type UserStore } from '../store/user-store'
 
@@ -17,6 +18,8 @@ export interface AccountServiceDeps {
   sessionMaxAge: number
   /** REQUIRE_VERIFIED_EMAIL: login answers 403 until the address is verified. */
   requireVerifiedEmail?: boolean
+  /** REVOCATION_MODE=hybrid; absent in stateless mode, where a revocation is the version bump in the store alone. */
+  revocations?: Revocations
 }
 
 export interface Session { user: UserRecord, tokens: IssuedTokens }
@@ -50,8 +53,14 @@ export class AccountService {
     return verdict.normalized
   }
 
-  private issue (user: UserRecord, authTime: number): Session {
-    return { user, tokens: this.deps.issuer.issue(user, authTime) }
+  /** `sid` continues a session (hybrid refresh); without it a new one starts (login, password change). */
+  private issue (user: UserRecord, authTime: number, sid?: string): Session {
+    return { user, tokens: this.deps.issuer.issue(user, authTime, sid) }
+  }
+
+  /** Hybrid mode: every instance refuses tokens older than the user's new version (null: the user is gone). */
+  private revoked (userId: string, version: number | null): void {
+    this.deps.revocations?.userChanged(userId, version)
   }
 
   async register (input: { email: string, password: string, name?: string }): Promise<Session> {
@@ -101,11 +110,29 @@ export class AccountService {
     if (nowSeconds(this.deps.clock) >= claims.auth_time + this.deps.sessionMaxAge) {
       throw Problems.invalidRefreshToken('ERR_SESSION_EXPIRED', 'The session reached its maximum age; log in again')
     }
-    return this.issue(user, claims.auth_time)
+    if (this.deps.revocations === undefined) return this.issue(user, claims.auth_time)
+    // Hybrid: the store itself, not the cache (refreshes are rare). A refresh token from before hybrid mode has
+    // no sid, and starts a session.
+    if (typeof claims.sid !== 'string') return this.issue(user, claims.auth_time)
+    if ((await guardStore(this.deps.store.revocationState(user.id, claims.sid))).sessionRevoked) {
+      throw Problems.invalidRefreshToken('ERR_REFRESH_TOKEN_REVOKED', 'The session was logged out')
+    }
+    return this.issue(user, claims.auth_time, claims.sid)
   }
 
   async logoutAll (userId: string): Promise<void> {
-    await this.existing(this.deps.store.update(userId, { bumpTokenVersion: true }))
+    const user = await this.existing(this.deps.store.update(userId, { bumpTokenVersion: true }))
+    this.revoked(user.id, user.tokenVersion)
+  }
+
+  /**
+   * Log out the session of this access token: hybrid mode only. Stateless mode keeps no state per session, so
+   * it cannot refuse one device's tokens while accepting another's; there, logout-all is the revocation.
+   */
+  async logout (claims: AccessClaims): Promise<void> {
+    const revocations = this.deps.revocations
+    if (revocations === undefined || claims.sid === undefined) throw Problems.revocationMode()
+    await guardStore(revocations.revokeSession(claims.sub, claims.sid))
   }
 
   /** The user a valid access token names; a deleted user's token is answered as invalid. */
@@ -131,6 +158,8 @@ export class AccountService {
     const password = this.acceptablePassword(input.newPassword, '/newPassword')
     const passwordHash = await this.deps.hasher.hash(password)
     const updated = await this.existing(this.deps.store.update(user.id, { passwordHash, bumpTokenVersion: true }))
+    this.revoked(updated.id, updated.tokenVersion)
+    // A new session (new sid in hybrid mode): the caller's old tokens die with the others.
     return this.issue(updated, nowSeconds(this.deps.clock))
   }
 
@@ -138,6 +167,14 @@ export class AccountService {
     const user = await this.existing(this.deps.store.findById(userId))
     await this.verifyCurrent(user, password)
     await guardStore(this.deps.store.delete(user.id))
+    this.revoked(user.id, null)
+  }
+
+  /** Admin deletion; false when the id is unknown. */
+  async deleteUser (id: string): Promise<boolean> {
+    const deleted = await guardStore(this.deps.store.delete(id))
+    if (deleted) this.revoked(id, null)
+    return deleted
   }
 
   /** Admin update: disabling revokes every session of the user (a token version bump). */
@@ -147,6 +184,7 @@ export class AccountService {
     const bump = patch.disabled === true && !user.disabled
     const updated = await guardStore(this.deps.store.update(id, { ...patch, bumpTokenVersion: bump }))
     if (updated === null) throw Problems.userNotFound()
+    if (bump) this.revoked(updated.id, updated.tokenVersion)
     return updated
   }
 

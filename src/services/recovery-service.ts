@@ -7,6 +7,7 @@ import { checkPassword } from '../lib/password-policy'
 import { Problems } from '../lib/problem'
 import { linkTo, resetPasswordMessage, verifyEmailMessage } from '../mail/messages'
 import type { Outbox } from '../mail/outbox'
+import type { Revocations } from '../revocation/revocations'
 import type { UserRecord, UserStore } from '../store/user-store'
 import type { ResetClaims, VerifyClaims } from '../tokens/claims'
 import { passwordFingerprint, type LinkTokenIssuer } from '../tokens/link-tokens'
@@ -20,6 +21,8 @@ export interface RecoveryServiceDeps {
   /** PUBLIC_URL, without a trailing slash. */
   publicUrl: string
   passwordMinLength: number
+  /** REVOCATION_MODE=hybrid: a reset's version bump reaches every instance's cache at once. */
+  revocations?: Revocations
 }
 
 /**
@@ -72,6 +75,7 @@ export class RecoveryService {
       passwordHash, bumpTokenVersion: true, emailVerified: true, ifTokenVersion: claims.ver
     }))
     if (updated === null) throw Problems.invalidResetToken()
+    this.deps.revocations?.userChanged(updated.id, updated.tokenVersion)
   }
 
   /** Mark the address verified. Idempotent; a token for an address the account no longer has is refused. */

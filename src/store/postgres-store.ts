@@ -1,9 +1,10 @@
 // The PostgreSQL user store (pg Pool) and its versioned migrations runner, shared by any number of instances.
-import { readdirSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { Pool } from 'pg'
 import type { PoolClient } from 'pg'
 import { newId } from '../lib/ids'
+import { listMigrations, type Migration } from './migrations'
 import type { Clock } from '../clock'
 import { EmailTakenError, StoreUnavailableError } from './user-store'
 import type { Role, UserRecord, UserStore } from './user-store'
@@ -41,8 +42,6 @@ type UserRow = {
   updated_at: Date
 }
 
-interface Migration { version: number, name: string }
-
 export interface PostgresStoreOptions {
   /** postgres:// or postgresql:// URL; query parameters (e.g. options=-c search_path=…) reach the pg client. */
   url: string
@@ -67,20 +66,6 @@ const toRecord = (row: UserRow): UserRecord => ({
   createdAt: row.created_at,
   updatedAt: row.updated_at
 })
-
-function listMigrations (): Migration[] {
-  const migrations = readdirSync(MIGRATIONS_DIR).flatMap((name) => {
-    const match = /^(\d+)_.+\.sql$/.exec(name)
-    return match === null ? [] : [{ version: Number(match[1]), name }]
-  }).sort((a, b) => a.version - b.version)
-  // Migrations are added by separate changes; two picking the same number must fail loudly, not race.
-  for (let i = 1; i < migrations.length; i++) {
-    if (migrations[i].version === migrations[i - 1].version) {
-      throw new Error(`duplicate migration version ${migrations[i].version}: ${migrations[i - 1].name}, ${migrations[i].name}`)
-    }
-  }
-  return migrations
-}
 
 /** Node socket errors meaning the server cannot be reached (AggregateError from happy eyeballs carries one too). */
 const NETWORK_CODES = new Set([
@@ -177,7 +162,7 @@ export function createPostgresStore (options: PostgresStoreOptions): UserStore {
     kind: 'postgres',
 
     migrate: () => run(async () => {
-      const migrations = listMigrations()
+      const migrations = listMigrations(MIGRATIONS_DIR)
       const client = await pool.connect()
       // While checked out, the pool's idle listener is detached; a dying connection must not crash us.
       const onError = (): void => {}
@@ -235,6 +220,24 @@ export function createPostgresStore (options: PostgresStoreOptions): UserStore {
     }),
 
     delete: (id) => run(async () => ((await pool.query('DELETE FROM users WHERE id = $1', [id])).rowCount ?? 0) > 0),
+
+    revokeSession: ({ sid, userId, expiresAt }) => run(async () => {
+      await pool.query(`
+        INSERT INTO revoked_sessions (sid, user_id, expires_at) VALUES ($1, $2, $3)
+        ON CONFLICT (sid) DO UPDATE SET expires_at = GREATEST(revoked_sessions.expires_at, EXCLUDED.expires_at)`,
+      [sid, userId, expiresAt.toISOString()])
+    }),
+
+    // One round trip for both halves of a cache miss: two primary-key lookups.
+    revocationState: (userId, sid) => run(async () => {
+      const { rows } = await pool.query<{ version: number | null, revoked: boolean }>(`
+        SELECT (SELECT token_version FROM users WHERE id = $1) AS version,
+               EXISTS (SELECT 1 FROM revoked_sessions WHERE sid = $2) AS revoked`, [userId, sid])
+      return { tokenVersion: rows[0]?.version ?? null, sessionRevoked: rows[0]?.revoked === true }
+    }),
+
+    purgeRevokedSessions: (at) => run(async () =>
+      (await pool.query('DELETE FROM revoked_sessions WHERE expires_at <= $1', [at.toISOString()])).rowCount ?? 0),
 
     ping: () => run(async () => { await pool.query('SELECT 1') }),
 

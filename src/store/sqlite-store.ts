@@ -1,8 +1,9 @@
 // The embedded SQLite user store (better-sqlite3) and its versioned migrations runner.
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs'
+import { mkdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import Database from 'better-sqlite3'
 import { newId } from '../lib/ids'
+import { listMigrations } from './migrations'
 import type { Clock } from '../clock'
 import { EmailTakenError, StoreUnavailableError } from './user-store'
 import type { Role, UserRecord, UserStore } from './user-store'
@@ -23,8 +24,6 @@ interface UserRow {
   updated_at: string
 }
 
-interface Migration { version: number, name: string }
-
 export interface SqliteStoreOptions {
   /** A file path, or ':memory:' for a private in-memory database. */
   path: string
@@ -43,20 +42,6 @@ const toRecord = (row: UserRow): UserRecord => ({
   createdAt: new Date(row.created_at),
   updatedAt: new Date(row.updated_at)
 })
-
-function listMigrations (): Migration[] {
-  const migrations = readdirSync(MIGRATIONS_DIR).flatMap((name) => {
-    const match = /^(\d+)_.+\.sql$/.exec(name)
-    return match === null ? [] : [{ version: Number(match[1]), name }]
-  }).sort((a, b) => a.version - b.version)
-  // Migrations are added by separate changes; two picking the same number must fail loudly, not race.
-  for (let i = 1; i < migrations.length; i++) {
-    if (migrations[i].version === migrations[i - 1].version) {
-      throw new Error(`duplicate migration version ${migrations[i].version}: ${migrations[i - 1].name}, ${migrations[i].name}`)
-    }
-  }
-  return migrations
-}
 
 function prepareStatements (db: Database.Database) {
   return {
@@ -80,7 +65,14 @@ function prepareStatements (db: Database.Database) {
         updated_at = @now
       WHERE id = @id AND (@ifTokenVersion IS NULL OR token_version = @ifTokenVersion)
       RETURNING *`),
-    delete: db.prepare<[string]>('DELETE FROM users WHERE id = ?')
+    delete: db.prepare<[string]>('DELETE FROM users WHERE id = ?'),
+    revokeSession: db.prepare<[string, string, string]>(`
+      INSERT INTO revoked_sessions (sid, user_id, expires_at) VALUES (?, ?, ?)
+      ON CONFLICT (sid) DO UPDATE SET expires_at = MAX(expires_at, excluded.expires_at)`),
+    revocationState: db.prepare<[string, string], { version: number | null, revoked: number }>(`
+      SELECT (SELECT token_version FROM users WHERE id = ?) AS version,
+             EXISTS (SELECT 1 FROM revoked_sessions WHERE sid = ?) AS revoked`),
+    purgeRevokedSessions: db.prepare<[string]>('DELETE FROM revoked_sessions WHERE expires_at <= ?')
   }
 }
 
@@ -126,7 +118,7 @@ export function createSqliteStore (options: SqliteStoreOptions): UserStore {
         version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`)
       const isApplied = db.prepare<[number], number>('SELECT 1 FROM schema_migrations WHERE version = ?').pluck()
       const record = db.prepare<[number, string, string]>('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)')
-      for (const migration of listMigrations()) {
+      for (const migration of listMigrations(MIGRATIONS_DIR)) {
         // IMMEDIATE takes the write lock before the check, so workers starting together apply each file once.
         db.transaction(() => {
           if (isApplied.get(migration.version) !== undefined) return
@@ -180,6 +172,15 @@ export function createSqliteStore (options: SqliteStoreOptions): UserStore {
     }),
 
     delete: (id) => run(() => sql().delete.run(id).changes > 0),
+
+    revokeSession: ({ sid, userId, expiresAt }) => run(() => { sql().revokeSession.run(sid, userId, expiresAt.toISOString()) }),
+
+    revocationState: (userId, sid) => run(() => {
+      const row = sql().revocationState.get(userId, sid)
+      return { tokenVersion: row?.version ?? null, sessionRevoked: row?.revoked === 1 }
+    }),
+
+    purgeRevokedSessions: (at) => run(() => sql().purgeRevokedSessions.run(at.toISOString()).changes),
 
     ping: () => run(() => { ping.get() }),
 

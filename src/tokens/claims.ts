@@ -26,7 +26,18 @@ export const AccessClaimsSchema = Type.Object({
   nbf: Type.Optional(NumericDate),
   jti: Type.String({ minLength: 1, maxLength: 64 })
 })
-export type AccessClaims = Static<typeof AccessClaimsSchema>
+/**
+ * REVOCATION_MODE=hybrid adds these to access and refresh tokens: `ver`, the user's token version when the
+ * token was issued, and `sid`, the session (one login) the token belongs to. Stateless tokens lack both,
+ * and the stateless checker above never looks for them.
+ */
+export const SessionClaimsSchema = Type.Object({
+  ver: Type.Integer({ minimum: 0 }),
+  sid: Type.String({ minLength: 16, maxLength: 16, pattern: '^[A-Za-z0-9_-]+$' })
+})
+export type SessionClaims = Static<typeof SessionClaimsSchema>
+
+export type AccessClaims = Static<typeof AccessClaimsSchema> & Partial<SessionClaims>
 
 export const RefreshClaimsSchema = Type.Object({
   iss: Type.String(),
@@ -39,7 +50,7 @@ export const RefreshClaimsSchema = Type.Object({
   nbf: Type.Optional(NumericDate),
   jti: Type.String({ minLength: 1, maxLength: 64 })
 })
-export type RefreshClaims = Static<typeof RefreshClaimsSchema>
+export type RefreshClaims = Static<typeof RefreshClaimsSchema> & { sid?: string }
 
 /** Password reset: `ver` and `pwd` pin the token to the account's state when it was mailed, so it works once. */
 export const ResetClaimsSchema = Type.Object({
@@ -70,6 +81,8 @@ export type VerifyClaims = Static<typeof VerifyClaimsSchema>
 
 export const isAccessClaims = TypeCompiler.Compile(AccessClaimsSchema)
 export const isRefreshClaims = TypeCompiler.Compile(RefreshClaimsSchema)
+/** Hybrid mode only, after isAccessClaims: the session claims an access token must carry to be checked for revocation. */
+export const isSessionClaims = TypeCompiler.Compile(SessionClaimsSchema)
 export const isResetClaims = TypeCompiler.Compile(ResetClaimsSchema)
 export const isVerifyClaims = TypeCompiler.Compile(VerifyClaimsSchema)
 

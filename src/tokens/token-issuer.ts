@@ -3,7 +3,7 @@ import { nowSeconds, type Clock } from '../clock'
 import type { KeyRing } from '../keys/key-ring'
 import type { Role } from '../store/user-store'
 import { ACCESS_TYP, REFRESH_TYP, type AccessClaims, type RefreshClaims } from './claims'
-import { newJti, SignerCache } from './signers'
+import { newJti, newSid, SignerCache } from './signers'
 
 export interface TokenSettings {
   issuer: string
@@ -11,6 +11,8 @@ export interface TokenSettings {
   accessTtl: number
   refreshTtl: number
   sessionMaxAge: number
+  /** REVOCATION_MODE=hybrid: access and refresh tokens carry `ver` and `sid`. Off, the tokens are exactly the stateless ones. */
+  sessionClaims?: boolean
 }
 
 export interface IssuedTokens {
@@ -33,18 +35,29 @@ export class TokenIssuer {
 
   /**
    * Tokens for a user. `authTime` is the original login (seconds); the refresh token's lifetime is
-   * cut so the session never outlives SESSION_MAX_AGE from it.
+   * cut so the session never outlives SESSION_MAX_AGE from it. `sid` is the session the tokens continue
+   * (a refresh); without it a new session starts. It is written only with `sessionClaims` (hybrid mode).
    */
-  issue (user: { id: string, role: Role, tokenVersion: number }, authTime: number): IssuedTokens {
+  issue (user: { id: string, role: Role, tokenVersion: number }, authTime: number, sid?: string): IssuedTokens {
     const signers = this.signers.current()
     const now = nowSeconds(this.clock)
     const { issuer, audience, accessTtl, refreshTtl, sessionMaxAge } = this.settings
-    const access: AccessClaims = {
-      iss: issuer, aud: audience, sub: user.id, role: user.role, iat: now, exp: now + accessTtl, jti: newJti()
-    }
     const refreshExp = Math.min(now + refreshTtl, authTime + sessionMaxAge)
-    const refresh: RefreshClaims = {
-      iss: issuer, aud: issuer, sub: user.id, ver: user.tokenVersion, auth_time: authTime, iat: now, exp: refreshExp, jti: newJti()
+    let access: AccessClaims
+    let refresh: RefreshClaims
+    if (this.settings.sessionClaims === true) {
+      const session = sid ?? newSid()
+      access = {
+        iss: issuer, aud: audience, sub: user.id, role: user.role, ver: user.tokenVersion, sid: session, iat: now, exp: now + accessTtl, jti: newJti()
+      }
+      refresh = {
+        iss: issuer, aud: issuer, sub: user.id, ver: user.tokenVersion, sid: session, auth_time: authTime, iat: now, exp: refreshExp, jti: newJti()
+      }
+    } else {
+      access = { iss: issuer, aud: audience, sub: user.id, role: user.role, iat: now, exp: now + accessTtl, jti: newJti() }
+      refresh = {
+        iss: issuer, aud: issuer, sub: user.id, ver: user.tokenVersion, auth_time: authTime, iat: now, exp: refreshExp, jti: newJti()
+      }
     }
     return {
       accessToken: signers.access(access),

@@ -1,4 +1,4 @@
-// /v1/auth: register, login, refresh (rotating), logout-all and whoami.
+// /v1/auth: register, login, refresh (rotating), logout (hybrid mode), logout-all and whoami.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { toUser } from '../../schemas/user'
 import { AuthResultSchema, LoginBodySchema, RefreshBodySchema, RegisterBodySchema, WhoamiSchema } from '../../schemas/auth'
@@ -77,7 +77,7 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, { a
     onRequest: app.authenticate,
     schema: {
       tags: ['auth'],
-      summary: 'Revoke every session of the user (refresh tokens die now, access tokens within their TTL)',
+      summary: 'Revoke every session of the user (refresh tokens die now; access tokens within their TTL, or REVOCATION_CACHE_TTL in hybrid mode)',
       security: bearerSecurity(),
       response: { 204: noContent('Every refresh token of the user is revoked'), ...bearerProblems, ...unavailable }
     }
@@ -86,11 +86,32 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, { a
     return reply.code(204).send()
   })
 
+  app.post('/logout', {
+    onRequest: app.authenticate,
+    schema: {
+      tags: ['auth'],
+      summary: 'Log out this session only: its access and refresh tokens stop at once (REVOCATION_MODE=hybrid)',
+      security: bearerSecurity(),
+      response: {
+        204: noContent('This session is revoked on every instance'),
+        ...bearerProblems,
+        400: {
+          ...bearerProblems[400],
+          description: 'Malformed Authorization header (error="invalid_request"), or REVOCATION_MODE=stateless (ERR_REVOCATION_MODE: use logout-all)'
+        },
+        ...unavailable
+      }
+    }
+  }, async (request, reply) => {
+    await accounts.logout(request.auth!)
+    return reply.code(204).send()
+  })
+
   app.get('/whoami', {
     onRequest: app.authenticate,
     schema: {
       tags: ['auth'],
-      summary: 'The verified claims of the access token; touches no storage',
+      summary: 'The verified claims of the access token; touches no storage (hybrid mode: a cached revocation check)',
       security: bearerSecurity(),
       response: { 200: jsonResponse(WhoamiSchema, 'Claims of the presented token'), ...bearerProblems }
     }

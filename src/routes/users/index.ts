@@ -81,7 +81,7 @@ const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async (app, {
       response: { 204: noContent('Deleted'), ...admin, ...notFound }
     }
   }, async (request, reply) => {
-    if (!await guardStore(store.delete(request.params.id))) throw Problems.userNotFound()
+    if (!await accounts.deleteUser(request.params.id)) throw Problems.userNotFound()
     return reply.code(204).send()
   })
 }

@@ -1,0 +1,92 @@
+// Revocations told to every instance at once over Redis pub/sub; when Redis is down, the cache TTL is the fallback.
+import Redis, { type RedisOptions } from 'ioredis'
+
+/** A user's token version changed (`version` null: the user is gone), or one session was logged out. */
+export type RevocationEvent =
+  | { kind: 'user', userId: string, version: number | null }
+  | { kind: 'session', sid: string }
+
+export interface RevocationBus {
+  /** Fire and forget: never throws, never waits for Redis. */
+  publish (event: RevocationEvent): void
+  /**
+   * Deliver every event (this instance's own included) to `handler`. Resolves once subscribed, or after a
+   * short wait when Redis is unreachable; the subscription is made (and remade) whenever Redis answers.
+   */
+  subscribe (handler: (event: RevocationEvent) => void): Promise<void>
+  close (): void
+}
+
+interface Log { warn (obj: object, msg: string): void, info (msg: string): void }
+
+/** Ids are 26 characters and sids 16 (see lib/ids.ts and tokens/signers.ts); anything else is not ours. */
+const MAX_ID_LENGTH = 64
+const SUBSCRIBE_WAIT_MS = 500
+
+/** Compact on the wire: `{"u":id,"v":3}`, `{"u":id,"v":null}`, `{"s":sid}`. */
+export function encodeEvent (event: RevocationEvent): string {
+  return event.kind === 'user' ? JSON.stringify({ u: event.userId, v: event.version }) : JSON.stringify({ s: event.sid })
+}
+
+/** The event a message carries, or null for anything malformed (ignored: a bad message must not stop the subscriber). */
+export function decodeEvent (message: string): RevocationEvent | null {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(message)
+  } catch {
+    return null
+  }
+  if (parsed === null || typeof parsed !== 'object') return null
+  const { u, v, s } = parsed as { u?: unknown, v?: unknown, s?: unknown }
+  if (typeof u === 'string' && u.length > 0 && u.length <= MAX_ID_LENGTH && (v === null || (Number.isSafeInteger(v) && (v as number) >= 0))) {
+    return { kind: 'user', userId: u, version: v as number | null }
+  }
+  if (typeof s === 'string' && s.length > 0 && s.length <= MAX_ID_LENGTH) return { kind: 'session', sid: s }
+  return null
+}
+
+/** The channel of one issuer's instances (instances with another JWT_ISSUER cannot verify these tokens anyway). */
+export const revocationChannel = (issuer: string): string => `tessera:revocations:${issuer}`
+
+/**
+ * Two connections: a subscribed Redis connection can do nothing but listen. The publisher fails fast
+ * (no offline queue, 500 ms command timeout) so that a revoking request never waits for Redis; the
+ * subscriber queues its SUBSCRIBE until Redis answers and ioredis renews it after every reconnection.
+ */
+export function createRedisBus (url: string, channel: string, log: Log): RevocationBus {
+  const common: RedisOptions = { connectTimeout: 1000, retryStrategy: (attempt) => Math.min(attempt * 200, 2000) }
+  const publisher = new Redis(url, { ...common, commandTimeout: 500, maxRetriesPerRequest: 0, enableOfflineQueue: false })
+  const subscriber = new Redis(url, { ...common, maxRetriesPerRequest: null, enableOfflineQueue: true })
+  let warned = false
+  const onError = (err: Error): void => {
+    if (!warned) log.warn({ err: err.message }, 'redis unavailable: revocations reach other instances within REVOCATION_CACHE_TTL until it is back')
+    warned = true
+  }
+  publisher.on('error', onError)
+  subscriber.on('error', onError)
+  subscriber.on('ready', () => {
+    if (warned) log.info('redis is back: revocations reach other instances at once again')
+    warned = false
+  })
+
+  return {
+    publish (event) {
+      publisher.publish(channel, encodeEvent(event)).catch(onError)
+    },
+    async subscribe (handler) {
+      subscriber.on('message', (from: string, message: string) => {
+        if (from !== channel) return
+        const event = decodeEvent(message)
+        if (event !== null) handler(event)
+      })
+      const subscribed = subscriber.subscribe(channel).then(() => {}, () => {})
+      let timer: NodeJS.Timeout | undefined
+      await Promise.race([subscribed, new Promise<void>((resolve) => { timer = setTimeout(resolve, SUBSCRIBE_WAIT_MS) })])
+      clearTimeout(timer)
+    },
+    close () {
+      publisher.disconnect()
+      subscriber.disconnect()
+    }
+  }
+}
