@@ -6,6 +6,7 @@ import { nowSeconds, type Clock } from '../clock'
 import type { KeyRing } from '../keys/key-ring'
 import { Problems, type ProblemError } from '../lib/problem'
 import type { Role } from '../store/user-store'
+import { VerifiedTokens } from '../tokens/verified-tokens'
 import {
   ACCESS_TYP, REFRESH_TYP, RESET_TYP, VERIFY_TYP, checkTimes, isAccessClaims, isRefreshClaims, isResetClaims, isSessionClaims, isVerifyClaims,
   resetAudience, verifyAudience, type AccessClaims, type RefreshClaims, type ResetClaims, type VerifyClaims
@@ -122,7 +123,8 @@ async function authPlugin (app: FastifyInstance, opts: AuthOptions): Promise<voi
     namespace: 'access',
     secret: { public: resolveKey },
     decode: { complete: true },
-    verify: verifyOptions(ACCESS_TYP, opts.audience, opts.accessTtl)
+    // The success-only VerifiedTokens cache below stands in front; fast-jwt's own would cache failures too.
+    verify: { ...verifyOptions(ACCESS_TYP, opts.audience, opts.accessTtl), cache: false, complete: true }
   })
   // Refresh tokens are rare (once per access TTL per client): no cache needed.
   await app.register(fastifyJwt, {
@@ -158,17 +160,30 @@ async function authPlugin (app: FastifyInstance, opts: AuthOptions): Promise<voi
     return verdict === 'expired' ? Problems.expiredToken() : Problems.invalidToken('The token is not valid yet')
   }
 
-  const authenticate = async (request: FastifyRequest): Promise<void> => {
-    request.tesseraToken = extractBearer(request)
-    let payload: unknown
+  const verified = new VerifiedTokens(opts.verifyCacheSize, opts.keyRing)
+  const verifySignature = async (request: FastifyRequest, token: string): Promise<AccessClaims> => {
+    let decoded: { header?: { kid?: unknown, alg?: unknown }, payload?: unknown }
     try {
-      payload = await request.accessJwtVerify()
+      decoded = await request.accessJwtVerify() as typeof decoded
     } catch (err) {
       throw Problems.invalidToken(describeJwtFailure(err))
     }
+    const { header, payload } = decoded
     if (!isAccessClaims.Check(payload)) throw Problems.invalidToken('The token claims are invalid')
+    // The resolver only returned a key for a string kid and alg, so these are strings here.
+    verified.set(token, payload, { kid: String(header?.kid), alg: String(header?.alg) })
+    return payload
+  }
+
+  const authenticate = async (request: FastifyRequest): Promise<void> => {
+    const token = extractBearer(request)
+    request.tesseraToken = token
+    const payload = verified.get(token) ?? await verifySignature(request, token)
     const verdict = checkTimes(payload, nowSeconds(opts.clock), opts.clockTolerance)
-    if (verdict !== 'ok') throw timeProblem(verdict, false)
+    if (verdict !== 'ok') {
+      verified.delete(token)
+      throw timeProblem(verdict, false)
+    }
     request.auth = payload
   }
   // Chosen once here, so stateless mode runs exactly the hook above and pays nothing for hybrid mode.

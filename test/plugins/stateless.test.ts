@@ -126,6 +126,19 @@ t.test('the default cache (10000) checks each token once', async (t) => {
   t.equal(await verifyAll(t, ctx, [a, b, c, a, b, c, c, b, a]), 3)
 })
 
+t.test('refused tokens never enter the cache, so a flood of bad signatures cannot evict good entries', async (t) => {
+  const ctx = await build(t, withCache('2'))
+  const [a, b] = await threeTokens(ctx)
+  t.equal(await verifyAll(t, ctx, [a, b]), 2)
+  // Same header and payload as a, another signature: each is checked and refused.
+  const [head, body] = a.split('.')
+  for (let i = 0; i < 10; i++) {
+    const forged = `${head}.${body}.${Buffer.alloc(64, i).toString('base64url')}`
+    t.equal((await whoami(ctx, forged)).statusCode, 401)
+  }
+  t.equal(await verifyAll(t, ctx, [a, b, a, b]), 0, 'a and b are still cached')
+})
+
 t.test('JWT_VERIFY_CACHE=0 disables the cache: every request checks the signature', async (t) => {
   const ctx = await build(t, withCache('0'))
   t.equal(ctx.config.jwt.verifyCacheSize, 0)
