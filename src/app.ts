@@ -32,7 +32,7 @@ import { RecoveryService } from './services/recovery-service'
 import { createStore } from './store/create-store'
 import type { UserStore } from './store/user-store'
 import { LinkTokenIssuer } from './tokens/link-tokens'
-import { TokenIssuer } from './tokens/token-issuer'
+import { TokenIssuer, tokenSettings } from './tokens/token-issuer'
 
 export interface AppDeps {
   clock?: Clock
@@ -186,14 +186,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     verifyCacheSize: config.jwt.verifyCacheSize
   })
 
-  const issuer = new TokenIssuer(() => keys.ring(), {
-    issuer: config.jwt.issuer,
-    audience: config.jwt.audience,
-    accessTtl: config.jwt.accessTtl,
-    refreshTtl: config.jwt.refreshTtl,
-    sessionMaxAge: config.jwt.sessionMaxAge,
-    sessionClaims: revocations !== undefined
-  }, clock)
+  const issuer = new TokenIssuer(() => keys.ring(), tokenSettings(config.jwt, revocations !== undefined), clock)
   const accounts = new AccountService({
     revocations,
     store,

@@ -99,17 +99,36 @@ async function run (ctx: BenchContext): Promise<ScenarioOutcome> {
       { name: `${v.name}: whoami ÷ live (median)`, value: v.ratio.median, unit: 'ratio' },
       { name: `${v.name}: whoami req/s (median)`, value: v.whoamiRps.median, unit: 'req/s' }
     ]),
-    targets: variants.filter((v) => v.target !== null).map((v) => ({
-      name: `Verification overhead, ${v.label}: whoami ÷ live`,
-      target: `≥ ${fmt(v.target!)}`,
-      measured: `${fmt(v.ratio.median)} median, ${fmt(v.ratio.min)} min`,
-      met: v.ratio.median >= v.target!
-    }))
+    targets: [
+      ...variants.filter((v) => v.target !== null).map((v) => ({
+        name: `Verification overhead, ${v.label}: whoami ÷ live`,
+        target: `≥ ${fmt(v.target!)}`,
+        measured: `${fmt(v.ratio.median)} median, ${fmt(v.ratio.min)} min`,
+        met: v.ratio.median >= v.target!
+      })),
+      ...hybridTarget(variants)
+    ]
   }
+}
+
+/** Issue #9's target: hybrid whoami throughput at least 0.8 of stateless, both from this run. */
+const HYBRID_MIN = 0.8
+function hybridVersusStateless (variants: VariantData[]): { ratio: number, p99: [number, number] } | null {
+  const stateless = variants.find((v) => v.name === 'default')
+  const hybrid = variants.find((v) => v.name === 'hybrid')
+  if (stateless === undefined || hybrid === undefined) return null
+  return { ratio: hybrid.whoamiRps.median / stateless.whoamiRps.median, p99: [stateless.whoamiP99Ms.median, hybrid.whoamiP99Ms.median] }
+}
+
+function hybridTarget (variants: VariantData[]): Array<{ name: string, target: string, measured: string, met: boolean }> {
+  const hybrid = hybridVersusStateless(variants)
+  if (hybrid === null) return []
+  return [{ name: 'Hybrid ÷ stateless whoami req/s', target: `≥ ${fmt(HYBRID_MIN)}`, measured: `${fmt(hybrid.ratio)} (medians)`, met: hybrid.ratio >= HYBRID_MIN }]
 }
 
 function markdown (result: ScenarioResult): string {
   const { variants } = result.data as Data
+  const hybrid = hybridVersusStateless(variants)
   const rows = variants.map((v) =>
     `| ${v.label} | ${fmt(v.ratio.median)} | ${fmt(v.ratio.min)} | ${fmtInt(v.whoamiRps.median)} | ${fmtInt(v.liveRps.median)} | ${fmt(v.whoamiP99Ms.median, 0)} | ${v.target === null ? '—' : `≥ ${fmt(v.target)}: ${v.ratio.median >= v.target ? 'met' : `**missed** (${fmt(v.ratio.median)})`}`} |`)
   const roundRows = variants.flatMap((v) => v.rounds.map((r, i) =>
@@ -119,6 +138,10 @@ function markdown (result: ScenarioResult): string {
     '| --- | ---: | ---: | ---: | ---: | ---: | --- |',
     ...rows,
     '',
+    ...(hybrid === null
+      ? []
+      : [`**Hybrid ÷ stateless** (whoami req/s medians, same run): ${fmt(hybrid.ratio)} — target ≥ ${fmt(HYBRID_MIN)}: ${hybrid.ratio >= HYBRID_MIN ? 'met' : '**missed**'}. ` +
+        `whoami p99: ${fmt(hybrid.p99[0], 0)} ms stateless, ${fmt(hybrid.p99[1], 0)} ms hybrid.`, '']),
     'Every round (in the order run):',
     '',
     '| Variant | Round | live req/s | whoami req/s | ratio |',

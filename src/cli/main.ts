@@ -8,7 +8,7 @@ import { ProblemError } from '../lib/problem'
 import { AccountService } from '../services/account-service'
 import { createStore } from '../store/create-store'
 import { ROLES, type Role, type UserRecord, type UserStore } from '../store/user-store'
-import { TokenIssuer } from '../tokens/token-issuer'
+import { TokenIssuer, tokenSettings } from '../tokens/token-issuer'
 import { runKeysCommand } from './keys-command'
 
 export interface CliIo {
@@ -97,13 +97,7 @@ async function withAccounts<T> (io: CliIo, work: (session: Session) => Promise<T
   const store = createStore(config.databaseUrl, clock)
   try {
     await store.migrate()
-    const issuer = new TokenIssuer(() => { throw new Error('the command line issues no tokens') }, {
-      issuer: config.jwt.issuer,
-      audience: config.jwt.audience,
-      accessTtl: config.jwt.accessTtl,
-      refreshTtl: config.jwt.refreshTtl,
-      sessionMaxAge: config.jwt.sessionMaxAge
-    }, clock)
+    const issuer = new TokenIssuer(() => { throw new Error('the command line issues no tokens') }, tokenSettings(config.jwt), clock)
     const accounts = new AccountService({
       store,
       hasher: new PasswordHasher(config.password.argon2),

@@ -4,6 +4,7 @@ import type { KeyRing } from '../keys/key-ring'
 import type { Role } from '../store/user-store'
 import { ACCESS_TYP, REFRESH_TYP, type AccessClaims, type RefreshClaims } from './claims'
 import { newJti, newSid, SignerCache } from './signers'
+import type { Config } from '../config'
 
 export interface TokenSettings {
   issuer: string
@@ -14,6 +15,16 @@ export interface TokenSettings {
   /** REVOCATION_MODE=hybrid: access and refresh tokens carry `ver` and `sid`. Off, the tokens are exactly the stateless ones. */
   sessionClaims?: boolean
 }
+
+/** The token settings of a validated configuration. */
+export const tokenSettings = (jwt: Config['jwt'], sessionClaims = false): TokenSettings => ({
+  issuer: jwt.issuer,
+  audience: jwt.audience,
+  accessTtl: jwt.accessTtl,
+  refreshTtl: jwt.refreshTtl,
+  sessionMaxAge: jwt.sessionMaxAge,
+  sessionClaims
+})
 
 export interface IssuedTokens {
   accessToken: string
