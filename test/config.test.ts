@@ -1,18 +1,9 @@
 // loadConfig: weak or contradictory settings are refused with a message naming the variable; durations and defaults.
 import t from 'tap'
-import { ConfigError, loadConfig } from '../src/config'
+import { loadConfig } from '../src/config'
+import { refusal } from './helper'
 import { parseDuration } from '../src/lib/duration'
 
-/** The message loadConfig refuses `env` with; fails the test if it is accepted. */
-function refusal (env: Record<string, string>): string {
-  try {
-    loadConfig(env)
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err
-    return err.message
-  }
-  throw new Error(`accepted: ${JSON.stringify(env)}`)
-}
 
 const SECRET_31 = 'x'.repeat(31)
 const SECRET_32 = 'y'.repeat(32)

@@ -4,7 +4,7 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import type { Test } from 'tap'
 import { buildApp, type AppDeps } from '../src/app'
 import { ManualClock } from '../src/clock'
-import { loadConfig, type Config } from '../src/config'
+import { ConfigError, loadConfig, type Config } from '../src/config'
 import { asymmetricKey, thumbprintKid, type SigningKey } from '../src/keys/key'
 import { staticKeyProvider, type KeyProvider } from '../src/keys/key-provider'
 import { PasswordHasher } from '../src/lib/password-hasher'
@@ -94,4 +94,15 @@ export function assertProblem (t: Test, res: LightMyRequestResponse, status: num
   t.equal(body.status, status)
   t.type(body.title, 'string')
   t.type(body.detail, 'string')
+}
+
+/** The message loadConfig refuses `env` with; fails the test if it is accepted. */
+export function refusal (env: Record<string, string>): string {
+  try {
+    loadConfig(env)
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err
+    return err.message
+  }
+  throw new Error(`accepted: ${JSON.stringify(env)}`)
 }

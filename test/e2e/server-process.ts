@@ -99,3 +99,17 @@ export async function waitForExit (server: ServerProcess, ms: number): Promise<{
     clearTimeout(timer)
   }
 }
+
+export interface Answer { status: number, json: Record<string, unknown> }
+
+/** One JSON request to a real server process, with a timeout so a hung server fails the test. */
+export async function call (base: string, method: string, urlPath: string, body?: unknown, token?: string): Promise<Answer> {
+  const headers: Record<string, string> = {}
+  if (body !== undefined) headers['content-type'] = 'application/json'
+  if (token !== undefined) headers.authorization = `Bearer ${token}`
+  const res = await fetch(`${base}${urlPath}`, {
+    method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(10_000)
+  })
+  const text = await res.text()
+  return { status: res.status, json: text === '' ? {} : JSON.parse(text) as Record<string, unknown> }
+}

@@ -1,17 +1,9 @@
 // The settings of issue #8 (mail, links, REQUIRE_VERIFIED_EMAIL, mail limits): defaults, and refusals that name the variable.
 import t from 'tap'
-import { ConfigError, loadConfig } from '../../src/config'
+import { loadConfig } from '../../src/config'
+import { refusal } from '../helper'
 import { describeLifetime, resetPasswordMessage } from '../../src/mail/messages'
 
-function refusal (env: Record<string, string>): string {
-  try {
-    loadConfig(env)
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err
-    return err.message
-  }
-  throw new Error(`accepted: ${JSON.stringify(env)}`)
-}
 
 t.test('defaults', async (t) => {
   const c = loadConfig({})

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto'
 import path from 'node:path'
 import t, { type Test } from 'tap'
 import { Pool } from 'pg'
-import { startServer, type ServerProcess } from '../e2e/server-process'
+import { call, startServer, type Answer, type ServerProcess } from '../e2e/server-process'
 
 const BASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -17,19 +17,8 @@ const schemaUrl = (schema: string): string => {
   return url.toString()
 }
 
-interface Answer { status: number, json: Record<string, unknown> }
 interface AuthResult { accessToken: string, refreshToken: string }
 
-async function call (base: string, method: string, urlPath: string, body?: unknown, token?: string): Promise<Answer> {
-  const headers: Record<string, string> = {}
-  if (body !== undefined) headers['content-type'] = 'application/json'
-  if (token !== undefined) headers.authorization = `Bearer ${token}`
-  const res = await fetch(`${base}${urlPath}`, {
-    method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(10_000)
-  })
-  const text = await res.text()
-  return { status: res.status, json: text === '' ? {} : JSON.parse(text) as Record<string, unknown> }
-}
 
 /** Poll B's whoami every 10 ms until it answers 401; every answer seen, and how long it took from the start. */
 async function pollUntilRefused (server: ServerProcess, token: string, limitMs: number): Promise<{ ms: number, statuses: number[], last: Answer }> {

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto'
 import path from 'node:path'
 import t from 'tap'
 import { Pool } from 'pg'
-import { startServer } from '../e2e/server-process'
+import { call, startServer } from '../e2e/server-process'
 
 const BASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 const PASSWORD = 'correct horse battery staple'
@@ -19,16 +19,6 @@ const schemaUrl = (schema: string): string => {
 
 interface AuthResult { user: { id: string, email: string }, accessToken: string, refreshToken: string }
 
-async function call (base: string, method: string, urlPath: string, body?: unknown, token?: string): Promise<{ status: number, json: Record<string, unknown> }> {
-  const headers: Record<string, string> = {}
-  if (body !== undefined) headers['content-type'] = 'application/json'
-  if (token !== undefined) headers.authorization = `Bearer ${token}`
-  const res = await fetch(`${base}${urlPath}`, {
-    method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(10_000)
-  })
-  const text = await res.text()
-  return { status: res.status, json: text === '' ? {} : JSON.parse(text) as Record<string, unknown> }
-}
 
 t.test('two instances, one PostgreSQL schema, one key directory', async (t) => {
   const admin = new Pool({ connectionString: BASE_URL, max: 2, connectionTimeoutMillis: 3000 })
