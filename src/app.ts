@@ -83,8 +83,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     http: { maxHeaderSize: MAX_HEADER_SIZE },
     clientErrorHandler,
     bodyLimit: BODY_LIMIT,
-    // Fastify accepts a hop count at run time; its types only list the other forms.
-    trustProxy: config.trustProxy as FastifyServerOptions['trustProxy'],
+    trustProxy: config.trustProxy,
     routerOptions: { maxParamLength: 128 }
   }
   const app = Fastify(options).withTypeProvider<TypeBoxTypeProvider>()

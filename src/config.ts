@@ -1,6 +1,7 @@
 // Every setting, from the environment (and .env when present), validated once at start-up.
 import { Type, type Static } from '@sinclair/typebox'
 import envSchema from 'env-schema'
+import ipaddr from 'ipaddr.js'
 import { DURATION_PATTERN, parseDuration } from './lib/duration'
 import { resetAudience, verifyAudience } from './tokens/claims'
 
@@ -38,6 +39,8 @@ export const ConfigSchema = Type.Object({
   RATE_LIMIT_REFRESH_IP: Type.String({ default: '300/15m', pattern: RATE_PATTERN }),
   RATE_LIMIT_MAIL_IP: Type.String({ default: '20/1h', pattern: RATE_PATTERN }),
   RATE_LIMIT_MAIL_ADDRESS: Type.String({ default: '3/1h', pattern: RATE_PATTERN }),
+  RATE_LIMIT_PASSWORD_CHECK_IP: Type.String({ default: '30/15m', pattern: RATE_PATTERN }),
+  RATE_LIMIT_PASSWORD_CHECK_ACCOUNT: Type.String({ default: '10/15m', pattern: RATE_PATTERN }),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
   REVOCATION_MODE: Type.Union([Type.Literal('stateless'), Type.Literal('hybrid')], { default: 'stateless' }),
   REVOCATION_CACHE_SIZE: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 50_000 }),
@@ -93,7 +96,7 @@ export interface Config {
   password: { minLength: number, argon2: { memoryCost: number, timeCost: number, parallelism: number } }
   rateLimit: boolean
   /** Each limit: at most `max` requests per `window` seconds. */
-  rateLimits: Record<'loginIp' | 'loginAccount' | 'registerIp' | 'refreshIp' | 'mailIp' | 'mailAddress', RateRule>
+  rateLimits: Record<'loginIp' | 'loginAccount' | 'registerIp' | 'refreshIp' | 'mailIp' | 'mailAddress' | 'passwordCheckIp' | 'passwordCheckAccount', RateRule>
   redisUrl: string | undefined
   /**
    * stateless: access tokens live out their TTL (the default, no per-request state). hybrid: access tokens
@@ -101,7 +104,8 @@ export interface Config {
    */
   revocation: { mode: 'stateless' | 'hybrid', cacheSize: number, cacheTtl: number }
   corsOrigins: string[]
-  trustProxy: boolean | string | number
+  /** false, or the comma-separated addresses, CIDRs and proxy-addr names (loopback…) of the proxies to trust. */
+  trustProxy: false | string
   logLevel: string
   webConcurrency: number
 }
@@ -133,11 +137,37 @@ function rate (raw: RawConfig, key: keyof RawConfig): RateRule {
   return rule
 }
 
-function parseTrustProxy (value: string): boolean | string | number {
-  if (value === 'true') return true
-  if (value === 'false' || value === '') return false
-  if (/^\d+$/.test(value)) return Number(value)
-  return value
+/** proxy-addr's names for address ranges, accepted by Fastify's trustProxy alongside addresses and CIDRs. */
+const PROXY_RANGE_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal'])
+const TRUST_PROXY_HELP = 'give the addresses or CIDRs of your proxies instead, e.g. TRUST_PROXY=10.0.0.5 or TRUST_PROXY=10.0.1.0/24,loopback'
+
+/**
+ * Only a list of proxies: the client address (and with it every per-IP rate limit) is then the
+ * nearest X-Forwarded-For entry that a trusted proxy wrote, not one the client made up.
+ */
+function parseTrustProxy (value: string, problems: string[]): false | string {
+  const trimmed = value.trim()
+  if (trimmed === 'false' || trimmed === '' || trimmed === '0') return false
+  if (trimmed === 'true') {
+    problems.push(`TRUST_PROXY: true trusts every X-Forwarded-For entry, so each client could pick its own address and rate-limit counter; ${TRUST_PROXY_HELP}`)
+    return false
+  }
+  if (/^\d+$/.test(trimmed)) {
+    // Fastify 5 ignores X-Forwarded-For under a hop count: it cannot tell the proxy from a client that connects directly.
+    problems.push(`TRUST_PROXY: a hop count is not supported (Fastify would ignore X-Forwarded-For and count every client as the proxy); ${TRUST_PROXY_HELP}`)
+    return false
+  }
+  const entries = trimmed.split(',').map((entry) => entry.trim())
+  const invalid = entries.filter((entry) => !PROXY_RANGE_NAMES.has(entry) && !ipaddr.isValid(entry) && !ipaddr.isValidCIDR(entry))
+  if (invalid.length > 0) {
+    problems.push(`TRUST_PROXY: not an IP address, CIDR or one of loopback, linklocal, uniquelocal: ${invalid.map((e) => JSON.stringify(e)).join(', ')}`)
+    return false
+  }
+  if (entries.some((entry) => ipaddr.isValidCIDR(entry) && ipaddr.parseCIDR(entry)[1] === 0)) {
+    problems.push(`TRUST_PROXY: a /0 range trusts every address, like true; ${TRUST_PROXY_HELP}`)
+    return false
+  }
+  return entries.join(',')
 }
 
 /** Turn validated raw settings into a Config, refusing weak or contradictory combinations. */
@@ -151,6 +181,7 @@ export function configFromRaw (raw: RawConfig): Config {
   const resetTtl = duration(raw, 'RESET_TOKEN_TTL')
   const verifyTtl = duration(raw, 'VERIFY_TOKEN_TTL')
   const revocationCacheTtl = duration(raw, 'REVOCATION_CACHE_TTL')
+  const trustProxy = parseTrustProxy(raw.TRUST_PROXY, problems)
   if (clockTolerance > MAX_CLOCK_TOLERANCE) problems.push(`CLOCK_TOLERANCE: at most 5m (300 s) is allowed, got ${clockTolerance} s`)
   if (accessTtl < 1) problems.push('ACCESS_TOKEN_TTL: must be at least 1 s')
   if (refreshTtl < 1) problems.push('REFRESH_TOKEN_TTL: must be at least 1 s')
@@ -223,12 +254,14 @@ export function configFromRaw (raw: RawConfig): Config {
       registerIp: rate(raw, 'RATE_LIMIT_REGISTER_IP'),
       refreshIp: rate(raw, 'RATE_LIMIT_REFRESH_IP'),
       mailIp: rate(raw, 'RATE_LIMIT_MAIL_IP'),
-      mailAddress: rate(raw, 'RATE_LIMIT_MAIL_ADDRESS')
+      mailAddress: rate(raw, 'RATE_LIMIT_MAIL_ADDRESS'),
+      passwordCheckIp: rate(raw, 'RATE_LIMIT_PASSWORD_CHECK_IP'),
+      passwordCheckAccount: rate(raw, 'RATE_LIMIT_PASSWORD_CHECK_ACCOUNT')
     },
     redisUrl: raw.REDIS_URL === '' ? undefined : raw.REDIS_URL,
     revocation: { mode: raw.REVOCATION_MODE, cacheSize: raw.REVOCATION_CACHE_SIZE, cacheTtl: revocationCacheTtl },
     corsOrigins: raw.CORS_ORIGINS.split(',').map((o) => o.trim()).filter((o) => o !== ''),
-    trustProxy: parseTrustProxy(raw.TRUST_PROXY),
+    trustProxy,
     logLevel: raw.LOG_LEVEL,
     webConcurrency: raw.WEB_CONCURRENCY
   }

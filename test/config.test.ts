@@ -95,6 +95,20 @@ t.test('defaults equal the table in DESIGN.md', async (t) => {
   t.equal(c.redisUrl, undefined, 'REDIS_URL: none')
 })
 
+t.test('finding 7: TRUST_PROXY=true, hop counts and unparsable entries are refused, naming what works', async (t) => {
+  const cases: Array<[string, string, RegExp]> = [
+    ['true: every client picks its own address', 'true', /TRUST_PROXY: true .*addresses or CIDRs of your proxies/],
+    ['a hop count: Fastify ignores it', '1', /TRUST_PROXY: a hop count .*addresses or CIDRs of your proxies/],
+    ['every IPv4 address', '0.0.0.0/0', /TRUST_PROXY: a \/0 range trusts every address/],
+    ['every IPv6 address, in a list', '10.0.0.5, ::/0', /TRUST_PROXY: a \/0 range/],
+    ['a host name and a bad prefix', 'proxy.internal,10.0.0.0/33', /TRUST_PROXY: not an IP address, CIDR .*"proxy.internal", "10.0.0.0\/33"/]
+  ]
+  for (const [name, value, message] of cases) t.match(refusal({ TRUST_PROXY: value }), message, name)
+  t.equal(loadConfig({ TRUST_PROXY: '10.0.1.0/24, loopback, 2001:db8::5' }).trustProxy, '10.0.1.0/24,loopback,2001:db8::5')
+  t.equal(loadConfig({ TRUST_PROXY: '0' }).trustProxy, false, 'no hops is no proxy')
+  t.equal(loadConfig({ TRUST_PROXY: 'false' }).trustProxy, false)
+})
+
 t.test('unknown variables in the environment are ignored, not refused', async (t) => {
   t.equal(loadConfig({ PATH: '/usr/bin', SOMETHING_ELSE: 'x' }).port, 3000)
 })

@@ -1,10 +1,13 @@
-// Abuse limits on register, login, refresh and the routes that send mail: counters from @fastify/rate-limit (memory, or Redis
-// when REDIS_URL is set), answered as problem+json 429 with Retry-After and IETF RateLimit headers.
+// Abuse limits on register, login, refresh, the routes that send mail and those that check the current password: counters
+// from @fastify/rate-limit (memory, or Redis when REDIS_URL is set), answered as problem+json 429 with Retry-After and
+// IETF RateLimit headers.
+import { createHash } from 'node:crypto'
 import fastifyRateLimit from '@fastify/rate-limit'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import Redis from 'ioredis'
 import type { Config, RateRule } from '../config'
+import { clientNetwork } from '../lib/client-network'
 import { normalizeEmail } from '../lib/email'
 import { ProblemError } from '../lib/problem'
 
@@ -43,7 +46,8 @@ export async function redisReady (redis: Redis, timeoutMs = 2000): Promise<void>
   clearTimeout(timer)
 }
 
-export type RateLimitScope = 'register' | 'login' | 'refresh' | 'mail'
+/** password-check: the routes that take the current password (change it, delete the account). */
+export type RateLimitScope = 'register' | 'login' | 'refresh' | 'mail' | 'password-check'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -63,48 +67,77 @@ export interface RateLimitOptions {
 }
 
 interface Limit {
+  /** Unique per counter: it is part of the counter's key, so two limits never share a count. */
   name: string
   rule: RateRule
-  /** The counter's key, or null when the limit does not apply to this request. */
-  key: (request: FastifyRequest) => string | null
+  /** Who is counted (a client network, an account…), or null when the limit does not apply to this request. */
+  subject: (request: FastifyRequest) => readonly string[] | null
 }
 
 interface Outcome { isAllowed: boolean, isExceeded?: boolean, remaining?: number, ttlInSeconds?: number, max?: number }
 type Checker = (request: FastifyRequest) => Promise<Outcome>
 
-const byIp = (scope: string) => (request: FastifyRequest): string => `${scope}:ip:${request.ip}`
+/**
+ * A hash of the structured value, never the parts joined: with `:` between them, an IPv6 address
+ * ending in `:5` plus `v@x.com` and the address without it plus `5:v@x.com` would share one counter.
+ */
+function counterKey (limit: string, subject: readonly string[]): string {
+  return createHash('sha256').update(JSON.stringify([limit, ...subject])).digest('base64url')
+}
+
+/**
+ * The client's network (see clientNetwork), so spellings of one address and the addresses of one
+ * IPv6 /64 share a counter. An entry that is no address can only come from a proxy trusted in
+ * error; it counts under the connecting peer rather than getting a counter of its own.
+ */
+function clientOf (request: FastifyRequest): string {
+  return clientNetwork(request.ip) ?? clientNetwork(request.socket.remoteAddress ?? '') ?? 'unknown'
+}
+
+const byIp = (request: FastifyRequest): readonly string[] => [clientOf(request)]
 
 /**
  * Per account AND per IP: a limit on the account alone would let an attacker lock its owner
  * out from anywhere by failing logins on purpose.
  */
-const byIpAndAccount = (request: FastifyRequest): string | null => {
+const byIpAndEmail = (request: FastifyRequest): readonly string[] | null => {
   const email = (request.body as { email?: unknown } | undefined)?.email
   const normalized = typeof email === 'string' ? normalizeEmail(email) : null
-  return normalized === null ? null : `login:acct:${request.ip}:${normalized}`
+  return normalized === null ? null : [clientOf(request), normalized]
 }
 
 /**
  * Per address alone, not per IP: the point is that nobody, from however many addresses, can flood
  * one inbox. The counter counts requests, not mails, so a 429 says nothing about the account either.
  */
-const byMailAddress = (request: FastifyRequest): string | null => {
+const byMailAddress = (request: FastifyRequest): readonly string[] | null => {
   const email = request.mailAddress ?? (request.body as { email?: unknown } | undefined)?.email
   const normalized = typeof email === 'string' ? normalizeEmail(email) : null
-  return normalized === null ? null : `mail:addr:${normalized}`
+  return normalized === null ? null : [normalized]
 }
+
+/**
+ * Per account alone: only a holder of the account's access token gets this far, so nobody else can
+ * use the counter up, and whoever stole a token cannot buy more guesses with more addresses.
+ */
+const byTokenSubject = (request: FastifyRequest): readonly string[] | null =>
+  request.auth === null ? null : [request.auth.sub]
 
 function limitsFor (rules: Config['rateLimits']): Record<RateLimitScope, Limit[]> {
   return {
-    register: [{ name: 'register-ip', rule: rules.registerIp, key: byIp('register') }],
+    register: [{ name: 'register-ip', rule: rules.registerIp, subject: byIp }],
     login: [
-      { name: 'login-ip', rule: rules.loginIp, key: byIp('login') },
-      { name: 'login-account', rule: rules.loginAccount, key: byIpAndAccount }
+      { name: 'login-ip', rule: rules.loginIp, subject: byIp },
+      { name: 'login-account', rule: rules.loginAccount, subject: byIpAndEmail }
     ],
-    refresh: [{ name: 'refresh-ip', rule: rules.refreshIp, key: byIp('refresh') }],
+    refresh: [{ name: 'refresh-ip', rule: rules.refreshIp, subject: byIp }],
     mail: [
-      { name: 'mail-ip', rule: rules.mailIp, key: byIp('mail') },
-      { name: 'mail-address', rule: rules.mailAddress, key: byMailAddress }
+      { name: 'mail-ip', rule: rules.mailIp, subject: byIp },
+      { name: 'mail-address', rule: rules.mailAddress, subject: byMailAddress }
+    ],
+    'password-check': [
+      { name: 'password-check-ip', rule: rules.passwordCheckIp, subject: byIp },
+      { name: 'password-check-account', rule: rules.passwordCheckAccount, subject: byTokenSubject }
     ]
   }
 }
@@ -123,7 +156,7 @@ async function rateLimitPlugin (app: FastifyInstance, opts: RateLimitOptions): P
       checkers.set(limit, app.createRateLimit({
         max: limit.rule.max,
         timeWindow: limit.rule.window * 1000,
-        keyGenerator: (request: FastifyRequest) => limit.key(request) ?? ''
+        keyGenerator: (request: FastifyRequest) => counterKey(limit.name, limit.subject(request) ?? [])
       }) as Checker)
     }
   }
@@ -135,7 +168,7 @@ async function rateLimitPlugin (app: FastifyInstance, opts: RateLimitOptions): P
     const states: string[] = []
     let exceeded: { name: string, retryAfter: number } | null = null
     for (const limit of scopes[scope]) {
-      if (limit.key(request) === null) continue
+      if (limit.subject(request) === null) continue
       const outcome = await checkers.get(limit)!(request)
       if (outcome.isAllowed) continue
       const reset = outcome.ttlInSeconds ?? limit.rule.window

@@ -149,13 +149,17 @@ export class AccountService {
     }
   }
 
-  /** New password, every other session revoked (version bump), fresh tokens for this one. */
+  /**
+   * New password, every other session revoked (version bump), fresh tokens for this one. The new
+   * password is judged before the current one is checked: the other way round, a refused new
+   * password would tell a token thief that the guessed current one was right.
+   */
   async changePassword (userId: string, input: { currentPassword: string, newPassword: string }): Promise<Session> {
+    const password = this.acceptablePassword(input.newPassword, '/newPassword')
     const user = await this.existing(this.deps.store.findById(userId))
     await this.verifyCurrent(user, input.currentPassword)
     // A disabled user's access token lives out its TTL, but must not be traded for fresh tokens.
     if (user.disabled) throw Problems.accountDisabled()
-    const password = this.acceptablePassword(input.newPassword, '/newPassword')
     const passwordHash = await this.deps.hasher.hash(password)
     const updated = await this.existing(this.deps.store.update(user.id, { passwordHash, bumpTokenVersion: true }))
     this.revoked(updated.id, updated.tokenVersion)

@@ -144,9 +144,15 @@ async function loginsFrom (app: FastifyInstance, forwardedFor: string[]): Promis
   return statuses
 }
 
-t.test('TRUST_PROXY=true: the limiter keys on X-Forwarded-For, so two clients behind the proxy count apart', async (t) => {
-  const { app } = await build(t, { env: { TRUST_PROXY: 'true', RATE_LIMIT: 'on', RATE_LIMIT_LOGIN_IP: '2/1m' } })
+t.test('TRUST_PROXY=<the proxy\'s address>: the limiter keys on the entry the proxy wrote, so two clients behind it count apart', async (t) => {
+  // 127.0.0.1 is the address app.inject connects from, the proxy here.
+  const { app } = await build(t, { env: { TRUST_PROXY: '127.0.0.1', RATE_LIMIT: 'on', RATE_LIMIT_LOGIN_IP: '2/1m' } })
   t.same(await loginsFrom(app, ['203.0.113.1', '203.0.113.1', '203.0.113.2', '203.0.113.2', '203.0.113.1']), [401, 401, 401, 401, 429])
+})
+
+t.test('TRUST_PROXY=<the proxy\'s address>: entries the client wrote to the left of the proxy\'s are not believed', async (t) => {
+  const { app } = await build(t, { env: { TRUST_PROXY: '127.0.0.1', RATE_LIMIT: 'on', RATE_LIMIT_LOGIN_IP: '2/1m' } })
+  t.same(await loginsFrom(app, ['198.51.100.1, 203.0.113.1', '198.51.100.2, 203.0.113.1', '198.51.100.3, 203.0.113.1']), [401, 401, 429])
 })
 
 t.test('TRUST_PROXY unset: X-Forwarded-For is ignored (a client cannot pick its own counter)', async (t) => {

@@ -76,6 +76,13 @@ t.test('PUT /v1/me/password', async (t) => {
     t.equal((await refresh(ctx.app, reg.refreshToken)).statusCode, 200, 'no session revoked')
   })
 
+  await t.test('finding 2: a refused new password says nothing about the current one', async (t) => {
+    const reg = await register(ctx.app, 'oracle@example.com')
+    for (const currentPassword of [PASSWORD, 'a wrong guess at the current one']) {
+      assertProblem(t, await change(reg.accessToken, { currentPassword, newPassword: 'short' }), 400, 'ERR_PASSWORD_TOO_SHORT')
+    }
+  })
+
   await t.test('bad bodies', async (t) => {
     const reg = await register(ctx.app, 'body@example.com')
     for (const payload of [{}, { currentPassword: PASSWORD }, { currentPassword: PASSWORD, newPassword: NEW_PASSWORD, extra: 1 }, { currentPassword: [PASSWORD], newPassword: NEW_PASSWORD }]) {

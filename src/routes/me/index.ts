@@ -4,7 +4,7 @@ import { Type } from '@sinclair/typebox'
 import { AuthResultSchema } from '../../schemas/auth'
 import { ChangePasswordBodySchema, DeleteMeBodySchema, UpdateMeBodySchema } from '../../schemas/me'
 import {
-  bearerProblems, bearerSecurity, jsonResponse, noContent, problemResponse, tokenResponse, unavailable
+  bearerProblems, bearerSecurity, jsonResponse, noContent, problemResponse, rateLimited, tokenResponse, unavailable
 } from '../../schemas/responses'
 import { toUser } from '../../schemas/user'
 import type { AccountService } from '../../services/account-service'
@@ -41,22 +41,27 @@ const meRoutes: FastifyPluginAsyncTypebox<MeRoutesOptions> = async (app, { accou
   })
 
   app.put('/password', {
+    config: { rateLimitScope: 'password-check' },
     schema: {
       tags: ['me'],
       summary: 'Change the password; every other session is revoked and fresh tokens are returned',
       security: bearerSecurity(),
       body: ChangePasswordBodySchema,
-      response: { 200: tokenResponse(AuthResultSchema, 'Fresh tokens for this session'), ...bodyOnBearer, ...wrongPassword, ...unavailable }
+      response: {
+        200: tokenResponse(AuthResultSchema, 'Fresh tokens for this session'), ...bodyOnBearer, ...wrongPassword, ...rateLimited, ...unavailable
+      }
     }
   }, async (request, reply) => {
     const { user, tokens } = await accounts.changePassword(request.auth!.sub, request.body)
     return reply.header('cache-control', 'no-store').send({ user: toUser(user), tokenType: 'Bearer' as const, ...tokens })
   })
 
+  // Shares the password change's counters: both answer whether a guessed current password is right.
   app.delete('/', {
+    config: { rateLimitScope: 'password-check' },
     schema: {
       tags: ['me'], summary: 'Delete the caller\'s account (password required)', security: bearerSecurity(), body: DeleteMeBodySchema,
-      response: { 204: noContent('Account deleted'), ...bodyOnBearer, ...wrongPassword, ...unavailable }
+      response: { 204: noContent('Account deleted'), ...bodyOnBearer, ...wrongPassword, ...rateLimited, ...unavailable }
     }
   }, async (request, reply) => {
     await accounts.deleteSelf(request.auth!.sub, request.body.password)
