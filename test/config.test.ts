@@ -66,7 +66,7 @@ t.test('durations: seconds or a unit suffix', async (t) => {
   for (const bad of ['15x', '1.5h', '-1', '', 'm', '15 minutes']) t.throws(() => parseDuration(bad), RangeError, bad)
 })
 
-t.test('defaults equal the table in DESIGN.md', async (t) => {
+t.test('the built-in defaults (docs/design.md, .env.example)', async (t) => {
   const c = loadConfig({})
   t.match(c, {
     host: '127.0.0.1',

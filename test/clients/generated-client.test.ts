@@ -83,14 +83,14 @@ const servers = Promise.all([
 ])
 servers.catch(() => {}) // reported where it is awaited
 
-/** The lines of the ```text block after `<!-- mobile-requests -->` in README.md: `METHOD /path … → STATUS …`. */
-function readmeMobileRequests (): Array<{ method: string, path: string, status: number }> {
-  const readme = readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8')
-  const block = /<!-- mobile-requests -->\s*```text\n([\s\S]*?)\n```/.exec(readme)
-  if (block === null) throw new Error('README.md has no ```text block after <!-- mobile-requests -->')
+/** The lines of the ```text block after `<!-- mobile-requests -->` in docs/clients.md: `METHOD /path … → STATUS …`. */
+function documentedMobileRequests (): Array<{ method: string, path: string, status: number }> {
+  const doc = readFileSync(path.join(REPO_ROOT, 'docs', 'clients.md'), 'utf8')
+  const block = /<!-- mobile-requests -->\s*```text\n([\s\S]*?)\n```/.exec(doc)
+  if (block === null) throw new Error('docs/clients.md has no ```text block after <!-- mobile-requests -->')
   return block[1].split('\n').map((line) => {
     const match = /^(GET|POST|PUT|PATCH|DELETE)\s+(\/\S*)\s.*→ (\d{3})\b/.exec(line)
-    if (match === null) throw new Error(`README.md, mobile requests: cannot read "${line}"`)
+    if (match === null) throw new Error(`docs/clients.md, mobile requests: cannot read "${line}"`)
     return { method: match[1], path: match[2], status: Number(match[3]) }
   })
 }
@@ -141,9 +141,9 @@ t.test('the program against real Tessera processes', async (t) => {
       flow.sessionEnds(t, options, session))
   })
 
-  await t.test('the README\'s mobile request list: each request is one this program sent, with that status', async (t) => {
-    const listed = readmeMobileRequests()
-    t.ok(listed.length >= 8, `the README lists the flow (${listed.length} requests)`)
+  await t.test('the mobile request list of docs/clients.md: each request is one this program sent, with that status', async (t) => {
+    const listed = documentedMobileRequests()
+    t.ok(listed.length >= 8, `docs/clients.md lists the flow (${listed.length} requests)`)
     const sent = [...accountLog, ...refreshLog]
     for (const { method, path: p, status } of listed) {
       t.ok(sent.some((e) => e.method === method && e.path === p && e.status === status), `${method} ${p} → ${status}`)

@@ -1,11 +1,9 @@
-// End to end: the real server process, first-start key generation, the README's curl walkthrough, SIGTERM,
-// and the documentation of every configuration variable.
+// End to end: the real server process, first-start key generation, the README's curl walkthrough, SIGTERM.
 import { execFile } from 'node:child_process'
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import t, { type Test } from 'tap'
-import { ConfigSchema } from '../../src/config'
 import { REPO_ROOT, startServer, waitForExit, type ServerProcess } from './server-process'
 
 const run = promisify(execFile)
@@ -117,22 +115,4 @@ t.test('SIGTERM drains and exits 0', async (t) => {
   t.equal(code, 0, 'exit code 0')
   t.equal(signal, null, 'not killed by the signal: the handler ran')
   t.ok(server.logs.some((l) => typeof l.msg === 'string' && l.msg.startsWith('shutting down') && l.signal === 'SIGTERM'), 'logs the shutdown')
-})
-
-t.test('.env.example and the README document every variable of src/config.ts', async (t) => {
-  const example = readFileSync(path.join(REPO_ROOT, '.env.example'), 'utf8').split('\n')
-  const readme = readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8')
-  const setting = /^# ([A-Z][A-Z0-9_]*)=/
-  const documented = example.flatMap((line) => setting.exec(line)?.[1] ?? [])
-  t.same([...documented].sort(), Object.keys(ConfigSchema.properties).sort(), '.env.example lists exactly the variables of ConfigSchema')
-  example.forEach((line, i) => {
-    if (!setting.test(line)) return
-    const above = example[i - 1] ?? ''
-    t.ok(above.startsWith('# ') && !setting.test(above), `a comment line explains ${line.slice(2)}`)
-  })
-  t.same(example.filter((line) => line.trim() !== '' && !line.startsWith('#')), [],
-    'every line is a comment, so copying the file to .env changes nothing')
-  for (const key of Object.keys(ConfigSchema.properties)) {
-    t.match(readme, new RegExp('^\\| `' + key + '` \\|', 'm'), `the README configuration table has ${key}`)
-  }
 })

@@ -10,7 +10,7 @@ export const PASSWORD = 'correct horse battery staple'
 const NEW_PASSWORD = 'a brand new passphrase for ada'
 const EXPIRY_TIMEOUT_MS = 6_000
 
-/** A fetch that records every exchange, so the test can count refreshes and compare the requests with the README. */
+/** A fetch that records every exchange, so the test can count refreshes and compare the requests with docs/clients.md. */
 function recordingFetch (log: Exchange[]): (request: Request) => Promise<Response> {
   return async (request) => {
     const url = new URL(request.url)
