@@ -5,6 +5,7 @@ import fastifySwaggerUi from '@fastify/swagger-ui'
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Server } from 'node:http'
 import Fastify, { type FastifyHttpOptions, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import packageJson from '../package.json'
 import { systemClock, type Clock } from './clock'
 import type { Config } from './config'
 import { createKeyProvider, type KeyProvider } from './keys/key-provider'
@@ -148,7 +149,8 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
       openapi: '3.1.0',
       info: {
         title: 'Tessera',
-        version: '1.0.0',
+        version: packageJson.version,
+        license: { name: packageJson.license, identifier: packageJson.license },
         description: 'Stateless JWT authentication API. Errors are RFC 9457 problem+json; Bearer failures carry an RFC 6750 WWW-Authenticate challenge.'
       },
       servers: [{ url: `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${config.port}` }],

@@ -19,10 +19,11 @@ const DESIGN_OPERATIONS = [
 const BEARER_PREFIXES = ['/v1/me', '/v1/users', '/v1/auth/whoami', '/v1/auth/logout', '/v1/auth/logout-all', '/v1/auth/email/resend']
 
 interface Header { schema?: unknown, description?: string }
-interface MediaType { schema?: { $ref?: string } & Record<string, unknown> }
+interface MediaType { schema?: { $ref?: string } & Record<string, unknown>, examples?: Record<string, { summary?: string, value?: Record<string, unknown> }> }
 interface Response { description?: string, headers?: Record<string, Header>, content?: Record<string, MediaType> }
 interface Parameter { in: string, name: string, required?: boolean }
 interface Operation {
+  operationId?: string
   tags?: string[]
   summary?: string
   security?: Array<Record<string, string[]>>
@@ -31,7 +32,7 @@ interface Operation {
 }
 interface Document {
   openapi: string
-  info: { title: string, version: string }
+  info: { title: string, version: string, license?: { name: string, identifier?: string } }
   servers?: Array<{ url: string }>
   tags?: Array<{ name: string }>
   paths: Record<string, Partial<Record<typeof METHODS[number], Operation>>>
@@ -91,6 +92,9 @@ t.test('GET /openapi.json serves the same operations and components as openapi.y
 t.test('document header: OpenAPI 3.1, bearer scheme, shared components, fixed server', async (t) => {
   t.equal(doc.openapi, '3.1.0')
   t.equal(doc.info.title, 'Tessera')
+  const packageJson = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string, license: string }
+  t.equal(doc.info.version, packageJson.version, 'info.version is the package version')
+  t.same(doc.info.license, { name: packageJson.license, identifier: packageJson.license })
   t.same(doc.servers, [{ url: 'http://127.0.0.1:3000' }])
   t.match(doc.components.securitySchemes.bearerAuth, { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
   for (const name of ['Problem', 'User', 'AuthResult']) t.ok(name in doc.components.schemas, `components.schemas.${name}`)
@@ -187,8 +191,9 @@ t.test('bearer routes: security requirement and RFC 6750 WWW-Authenticate on 400
       t.ok(headerNames(op.responses?.['403']).includes('www-authenticate'), `${id} 403: WWW-Authenticate header`)
     }
   }
+  // An explicit empty list: a missing `security` reads as "forgotten" to linters and as "inherit" to generators.
   for (const { path: p, method, op } of operations(doc).filter(({ path: p }) => !isBearerPath(p))) {
-    t.equal(op.security, undefined, `${method.toUpperCase()} ${p}: public`)
+    t.same(op.security, [], `${method.toUpperCase()} ${p}: public (security: [])`)
   }
 })
 
@@ -219,4 +224,58 @@ t.test('rate-limited routes document Retry-After on 429; store-backed 503s docum
   for (const p of ['/v1/auth/register', '/v1/auth/login', '/v1/auth/refresh']) {
     t.ok(doc.paths[p]?.post?.responses?.['429'] !== undefined, `POST ${p} documents 429`)
   }
+})
+
+t.test('every operation has an operationId: unique, camelCase, so generated SDKs get method names people would write', async (t) => {
+  const ids = operations(doc).map(({ path: p, method, op }) => ({ where: `${method.toUpperCase()} ${p}`, id: op.operationId }))
+  for (const { where, id } of ids) t.match(id, /^[a-z][a-zA-Z0-9]*$/, `${where}: operationId ${String(id)}`)
+  const seen = new Map<string, string>()
+  for (const { where, id } of ids) {
+    if (id === undefined) continue
+    t.notOk(seen.has(id), `${where}: operationId ${id} is not also on ${seen.get(id) ?? 'another operation'}`)
+    seen.set(id, where)
+  }
+  // The names client code is written against: renaming one breaks every generated SDK.
+  t.match(Object.fromEntries(ids.map(({ where, id }) => [where, id])), {
+    'POST /v1/auth/register': 'register',
+    'POST /v1/auth/login': 'login',
+    'POST /v1/auth/refresh': 'refreshTokens',
+    'POST /v1/auth/logout': 'logout',
+    'POST /v1/auth/logout-all': 'logoutAll',
+    'GET /v1/me': 'getMe',
+    'PATCH /v1/me': 'updateMe',
+    'PUT /v1/me/password': 'changePassword',
+    'DELETE /v1/me': 'deleteMe',
+    'GET /v1/users': 'listUsers',
+    'GET /v1/users/{id}': 'getUser',
+    'PATCH /v1/users/{id}': 'updateUser',
+    'DELETE /v1/users/{id}': 'deleteUser',
+    'GET /.well-known/jwks.json': 'getJwks'
+  })
+})
+
+t.test('problem examples: one per code, each a body of its own status', async (t) => {
+  const problem = doc.components.schemas.Problem as { properties: { code: { enum: string[] } } }
+  const codes = new Set(problem.properties.code.enum)
+  for (const { path: p, method, op } of operations(doc)) {
+    for (const [status, response] of Object.entries(op.responses ?? {})) {
+      if (!/^[45]\d\d$/.test(status)) continue
+      const where = `${method.toUpperCase()} ${p} ${status}`
+      const examples = Object.entries(response.content?.['application/problem+json']?.examples ?? {})
+      t.ok(examples.length > 0, `${where}: has examples`)
+      for (const [name, example] of examples) {
+        t.equal(example.value?.code, name, `${where}: example ${name} is named by its code`)
+        t.ok(codes.has(name), `${where}: ${name} is in the Problem code enum`)
+        t.equal(example.value?.status, Number(status), `${where}: example ${name} has status ${status}`)
+        t.match(example.value, { type: /^urn:tessera:problem:/, title: String, detail: String }, `${where}: example ${name} is a whole problem`)
+      }
+    }
+  }
+})
+
+t.test('whoami\'s role is the same schema as User.role', async (t) => {
+  const claims = doc.paths['/v1/auth/whoami']?.get?.responses?.['200']?.content?.['application/json']?.schema as { properties: { role: unknown } }
+  const user = doc.components.schemas.User as { properties: { role: unknown } }
+  t.same(claims.properties.role, user.properties.role)
+  t.match(JSON.stringify(user.properties.role), /"admin"/)
 })

@@ -156,6 +156,16 @@ export const Problems = {
   }),
   notFound: (detail = 'No route matches this method and path') =>
     new ProblemError({ status: 404, code: 'ERR_NOT_FOUND', title: 'Not found', detail }),
+  /** Limits run before the handler; `policy` names the limit that is exhausted (a RateLimit-Policy name). */
+  rateLimited: (policy: string, retryAfterSeconds: number) => new ProblemError({
+    status: 429, code: 'ERR_RATE_LIMITED', title: 'Too many requests',
+    detail: `Too many requests (${policy}); retry in ${retryAfterSeconds} s`, headers: { 'retry-after': String(retryAfterSeconds) }
+  }),
+  malformedJson: () => new ProblemError({ status: 400, code: 'ERR_MALFORMED_JSON', title: 'Malformed JSON', detail: 'The body is not valid JSON' }),
+  payloadTooLarge: () => new ProblemError({ status: 413, code: 'ERR_PAYLOAD_TOO_LARGE', title: 'Payload too large', detail: 'The request body is too large' }),
+  unsupportedMediaType: () => new ProblemError({
+    status: 415, code: 'ERR_UNSUPPORTED_MEDIA_TYPE', title: 'Unsupported media type', detail: 'Send the body as application/json'
+  }),
   storeUnavailable: (retryAfterSeconds = 5) => new ProblemError({
     status: 503, code: 'ERR_SERVICE_UNAVAILABLE', title: 'Service unavailable',
     detail: 'The user store cannot be reached; try again shortly', headers: { 'retry-after': String(retryAfterSeconds) }

@@ -26,18 +26,16 @@ export function toProblem (err: FastifyError): ProblemError {
   }
   switch (err.code) {
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new ProblemError({ status: 415, code: 'ERR_UNSUPPORTED_MEDIA_TYPE', title: 'Unsupported media type', detail: 'Send the body as application/json' })
+      return Problems.unsupportedMediaType()
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new ProblemError({ status: 413, code: 'ERR_PAYLOAD_TOO_LARGE', title: 'Payload too large', detail: 'The request body is too large' })
+      return Problems.payloadTooLarge()
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
-      return new ProblemError({ status: 400, code: 'ERR_MALFORMED_JSON', title: 'Malformed JSON', detail: 'The body is not valid JSON' })
+      return Problems.malformedJson()
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return new ProblemError({ status: 400, code: 'ERR_BAD_REQUEST', title: 'Bad request', detail: 'Content-Length does not match the body' })
   }
-  if (err instanceof SyntaxError && err.statusCode === 400) {
-    return new ProblemError({ status: 400, code: 'ERR_MALFORMED_JSON', title: 'Malformed JSON', detail: 'The body is not valid JSON' })
-  }
+  if (err instanceof SyntaxError && err.statusCode === 400) return Problems.malformedJson()
   const status = err.statusCode ?? 500
   if (status === 429) {
     return new ProblemError({ status, code: 'ERR_RATE_LIMITED', title: 'Too many requests', detail: 'Too many requests; retry after the time in Retry-After' })

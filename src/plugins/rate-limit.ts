@@ -9,7 +9,7 @@ import Redis from 'ioredis'
 import type { Config, RateRule } from '../config'
 import { clientNetwork } from '../lib/client-network'
 import { normalizeEmail } from '../lib/email'
-import { ProblemError } from '../lib/problem'
+import { Problems } from '../lib/problem'
 
 /**
  * A Redis client for shared counters that fails fast instead of queueing: with Redis down, a
@@ -182,13 +182,7 @@ async function rateLimitPlugin (app: FastifyInstance, opts: RateLimitOptions): P
       reply.header('ratelimit', states.join(', '))
     }
     if (exceeded !== null) {
-      throw new ProblemError({
-        status: 429,
-        code: 'ERR_RATE_LIMITED',
-        title: 'Too many requests',
-        detail: `Too many requests (${exceeded.name}); retry in ${exceeded.retryAfter} s`,
-        headers: { 'retry-after': String(exceeded.retryAfter) }
-      })
+      throw Problems.rateLimited(exceeded.name, exceeded.retryAfter)
     }
   })
 }

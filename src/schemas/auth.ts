@@ -1,6 +1,6 @@
 // Request and response schemas of /v1/auth: registration, login, refresh, whoami.
 import { Type, type Static } from '@sinclair/typebox'
-import { NameSchema, UserSchema } from './user'
+import { NameSchema, RoleSchema, UserSchema } from './user'
 
 /** 128 code points can take up to 256 UTF-16 units; the policy then counts code points exactly. */
 export const PASSWORD_SCHEMA_MAX = 256
@@ -36,7 +36,7 @@ export const AuthResultSchema = Type.Object({
 
 export const WhoamiSchema = Type.Object({
   sub: Type.String(),
-  role: Type.String(),
+  role: RoleSchema,
   iat: Type.Integer(),
   exp: Type.Integer(),
   jti: Type.String()

@@ -1,20 +1,36 @@
-// Response-schema builders shared by the routes, so every status is documented the same way.
+// Response-schema builders shared by the routes, so every status is documented the same way: each problem response
+// shows one example per code it answers with, and each response lists the headers it is really sent with.
 import { Type, type TSchema } from '@sinclair/typebox'
+import { problemBody, Problems, type ProblemError } from '../lib/problem'
 import { PROBLEM_CONTENT_TYPE } from './problem'
 
 type Headers = Record<string, TSchema>
+interface Response { description: string, headers?: Headers }
 
 const WWW_AUTHENTICATE = Type.String({ description: 'RFC 6750 Bearer challenge, e.g. Bearer realm="tessera", error="invalid_token"' })
 const RETRY_AFTER = Type.String({ description: 'Seconds to wait before retrying' })
+/** Sent by the abuse limits (src/plugins/rate-limit.ts) once they counted the request: not when RATE_LIMIT=off, nor on refusals before them. */
 const RATE_LIMIT_HEADERS: Headers = {
-  'retry-after': RETRY_AFTER,
   ratelimit: Type.String({ description: 'IETF RateLimit: per policy, requests remaining (r) and seconds to reset (t), e.g. "login-ip";r=0;t=540' }),
   'ratelimit-policy': Type.String({ description: 'IETF RateLimit-Policy: per policy, quota (q) and window in seconds (w), e.g. "login-ip";q=100;w=900' })
 }
 
-export const problemResponse = (description: string, headers?: Headers) => ({
+/**
+ * Named examples keyed by code: without them, documentation tools show the first value of the `code` enum on every
+ * problem. The bodies are made by the same factories the routes throw, so they cannot drift from real answers.
+ */
+function problemExamples (problems: ProblemError[]): Record<string, { summary: string, value: unknown }> {
+  const examples: Record<string, { summary: string, value: unknown }> = {}
+  for (const p of problems) {
+    if (p.code in examples) throw new Error(`two examples for ${p.code}`)
+    examples[p.code] = { summary: p.detail, value: problemBody(p) }
+  }
+  return examples
+}
+
+export const problemResponse = (description: string, problems: ProblemError[], headers?: Headers) => ({
   description,
-  content: { [PROBLEM_CONTENT_TYPE]: { schema: Type.Ref('Problem') } },
+  content: { [PROBLEM_CONTENT_TYPE]: { schema: Type.Ref('Problem'), examples: problemExamples(problems) } },
   ...(headers !== undefined ? { headers } : {})
 })
 
@@ -35,35 +51,79 @@ export const noContent = (description: string) => ({ type: 'null', description }
 const NO_STORE = { 'cache-control': Type.String({ description: 'no-store: the body carries tokens' }) }
 export const tokenResponse = (schema: TSchema, description: string) => jsonResponse(schema, description, NO_STORE)
 
+/** The responses of a rate-limited route that leave after the limits ran, so they carry RateLimit and RateLimit-Policy. */
+export function counted<T extends Record<number, Response>> (responses: T): T {
+  return Object.fromEntries(Object.entries(responses).map(([status, response]: [string, Response]) =>
+    [status, { ...response, headers: { ...response.headers, ...RATE_LIMIT_HEADERS } }])) as T
+}
+
+/** Problem examples the routes share. */
+export const ExampleProblems = {
+  invalidBody: Problems.validation([{ path: '/email', message: 'must NOT have fewer than 3 characters' }], 'The body is invalid'),
+  malformedJson: Problems.malformedJson(),
+  /** What the password policy refuses (src/lib/password-policy.ts), one per code. */
+  weakPasswords: (path: string) => [
+    Problems.weakPassword('ERR_PASSWORD_TOO_SHORT', 'password must be at least 15 characters', path),
+    Problems.weakPassword('ERR_PASSWORD_TOO_LONG', 'password must be at most 128 characters', path),
+    Problems.weakPassword('ERR_PASSWORD_COMMON', 'password is in a list of commonly used passwords', path),
+    Problems.weakPassword('ERR_PASSWORD_MALFORMED', 'password must not contain control characters such as tab or newline', path)
+  ],
+  malformedAuthorization: Problems.malformedAuthorization('Expected: Authorization: Bearer <token>')
+}
+
 /** Problems every route can answer with. */
 export const commonProblems = {
-  500: problemResponse('Unexpected error (no internals are shown)')
+  500: problemResponse('Unexpected error (no internals are shown)', [Problems.internal()])
 }
+
+const tooLarge = { 413: problemResponse('Body too large', [Problems.payloadTooLarge()]) }
+const wrongMediaType = { 415: problemResponse('Content-Type must be application/json', [Problems.unsupportedMediaType()]) }
 
 /** Problems of routes that read a JSON body. */
 export const bodyProblems = {
-  400: problemResponse('Invalid body (problem `errors` lists each field)'),
-  413: problemResponse('Body too large'),
-  415: problemResponse('Content-Type must be application/json'),
+  400: problemResponse('Invalid body (problem `errors` lists each field)', [ExampleProblems.invalidBody, ExampleProblems.malformedJson]),
+  ...tooLarge,
+  ...wrongMediaType,
   ...commonProblems
 }
+
+/** The 400 of a Bearer route: a malformed Authorization header, with its challenge, or the `extra` problems of the route. */
+export const bearerBadRequest = (description: string, extra: ProblemError[] = []) => ({
+  400: problemResponse(description, [ExampleProblems.malformedAuthorization, ...extra], { 'www-authenticate': WWW_AUTHENTICATE })
+})
 
 /** Problems of routes guarded by the Bearer hook. */
 export const bearerProblems = {
-  400: problemResponse('Malformed Authorization header (error="invalid_request") or invalid body', { 'www-authenticate': WWW_AUTHENTICATE }),
-  401: problemResponse('Missing, invalid or expired access token', { 'www-authenticate': WWW_AUTHENTICATE }),
+  ...bearerBadRequest('Malformed Authorization header (error="invalid_request")'),
+  401: problemResponse('Missing, invalid or expired access token (REVOCATION_MODE=hybrid: or revoked)', [
+    Problems.missingCredentials(), Problems.invalidToken(), Problems.expiredToken(), Problems.revokedToken()
+  ], { 'www-authenticate': WWW_AUTHENTICATE }),
   ...commonProblems
 }
 
-export const forbiddenProblem = {
-  403: problemResponse('The token lacks the required role (error="insufficient_scope")', { 'www-authenticate': WWW_AUTHENTICATE })
+/** Problems of Bearer routes that read a JSON body. */
+export const bearerBodyProblems = {
+  ...bearerProblems,
+  ...bearerBadRequest('Malformed Authorization header (error="invalid_request") or invalid body', [ExampleProblems.invalidBody, ExampleProblems.malformedJson]),
+  ...tooLarge,
+  ...wrongMediaType
 }
 
-export const rateLimited = { 429: problemResponse('Too many requests', RATE_LIMIT_HEADERS) }
-export const unavailable = { 503: problemResponse('The user store is unreachable; retry later', { 'retry-after': RETRY_AFTER }) }
+export const forbiddenProblem = {
+  403: problemResponse('The token lacks the required role (error="insufficient_scope")', [Problems.insufficientScope('admin')], { 'www-authenticate': WWW_AUTHENTICATE })
+}
+
+export const rateLimited = {
+  429: problemResponse('Too many requests', [Problems.rateLimited('login-account', 540)], { 'retry-after': RETRY_AFTER, ...RATE_LIMIT_HEADERS })
+}
+export const unavailable = {
+  503: problemResponse('The user store is unreachable; retry later', [Problems.storeUnavailable()], { 'retry-after': RETRY_AFTER })
+}
 
 /**
  * A fresh array per route: @fastify/swagger keeps the route's own object, and one object shared by
  * several operations is written to openapi.yaml as a YAML anchor and aliases (`&a1` / `*a1`).
  */
 export const bearerSecurity = (): Array<{ bearerAuth: string[] }> => [{ bearerAuth: [] }]
+/** Public operations say so: without `security`, linters and generators cannot tell "public" from "forgotten". */
+export const noSecurity = (): never[] => []

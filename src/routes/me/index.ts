@@ -1,22 +1,19 @@
 // /v1/me: the caller's own account.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
+import { Problems } from '../../lib/problem'
 import { AuthResultSchema } from '../../schemas/auth'
 import { ChangePasswordBodySchema, DeleteMeBodySchema, UpdateMeBodySchema } from '../../schemas/me'
 import {
-  bearerProblems, bearerSecurity, jsonResponse, noContent, problemResponse, rateLimited, tokenResponse, unavailable
+  bearerBadRequest, bearerBodyProblems, bearerProblems, bearerSecurity, ExampleProblems, jsonResponse, noContent, problemResponse, rateLimited, tokenResponse,
+  unavailable
 } from '../../schemas/responses'
 import { toUser } from '../../schemas/user'
 import type { AccountService } from '../../services/account-service'
 
 export interface MeRoutesOptions { accounts: AccountService }
 
-const bodyOnBearer = {
-  ...bearerProblems,
-  413: problemResponse('Body too large'),
-  415: problemResponse('Content-Type must be application/json')
-}
-const wrongPassword = { 403: problemResponse('The password given is not the current one (ERR_WRONG_PASSWORD)') }
+const wrongPassword = { 403: problemResponse('The password given is not the current one (ERR_WRONG_PASSWORD)', [Problems.wrongPassword()]) }
 const userRef = Type.Ref('User')
 
 const meRoutes: FastifyPluginAsyncTypebox<MeRoutesOptions> = async (app, { accounts }) => {
@@ -24,7 +21,7 @@ const meRoutes: FastifyPluginAsyncTypebox<MeRoutesOptions> = async (app, { accou
 
   app.get('/', {
     schema: {
-      tags: ['me'], summary: 'The caller\'s account', security: bearerSecurity(),
+      operationId: 'getMe', tags: ['me'], summary: 'The caller\'s account', security: bearerSecurity(),
       response: { 200: jsonResponse(userRef, 'The account'), ...bearerProblems, ...unavailable }
     }
   }, async (request) => {
@@ -33,8 +30,8 @@ const meRoutes: FastifyPluginAsyncTypebox<MeRoutesOptions> = async (app, { accou
 
   app.patch('/', {
     schema: {
-      tags: ['me'], summary: 'Update the caller\'s profile', security: bearerSecurity(), body: UpdateMeBodySchema,
-      response: { 200: jsonResponse(userRef, 'The updated account'), ...bodyOnBearer, ...unavailable }
+      operationId: 'updateMe', tags: ['me'], summary: 'Update the caller\'s profile', security: bearerSecurity(), body: UpdateMeBodySchema,
+      response: { 200: jsonResponse(userRef, 'The updated account'), ...bearerBodyProblems, ...unavailable }
     }
   }, async (request) => {
     return toUser(await accounts.existing(accounts.store.update(request.auth!.sub, { name: request.body.name })))
@@ -43,12 +40,20 @@ const meRoutes: FastifyPluginAsyncTypebox<MeRoutesOptions> = async (app, { accou
   app.put('/password', {
     config: { rateLimitScope: 'password-check' },
     schema: {
+      operationId: 'changePassword',
       tags: ['me'],
       summary: 'Change the password; every other session is revoked and fresh tokens are returned',
       security: bearerSecurity(),
       body: ChangePasswordBodySchema,
       response: {
-        200: tokenResponse(AuthResultSchema, 'Fresh tokens for this session'), ...bodyOnBearer, ...wrongPassword, ...rateLimited, ...unavailable
+        200: tokenResponse(AuthResultSchema, 'Fresh tokens for this session'),
+        ...bearerBodyProblems,
+        ...bearerBadRequest('Malformed Authorization header (error="invalid_request"), invalid body, or new password refused (ERR_PASSWORD_*)', [
+          ExampleProblems.invalidBody, ExampleProblems.malformedJson, ...ExampleProblems.weakPasswords('/newPassword')
+        ]),
+        ...wrongPassword,
+        ...rateLimited,
+        ...unavailable
       }
     }
   }, async (request, reply) => {
@@ -60,8 +65,9 @@ const meRoutes: FastifyPluginAsyncTypebox<MeRoutesOptions> = async (app, { accou
   app.delete('/', {
     config: { rateLimitScope: 'password-check' },
     schema: {
-      tags: ['me'], summary: 'Delete the caller\'s account (password required)', security: bearerSecurity(), body: DeleteMeBodySchema,
-      response: { 204: noContent('Account deleted'), ...bodyOnBearer, ...wrongPassword, ...rateLimited, ...unavailable }
+      operationId: 'deleteMe', tags: ['me'], summary: 'Delete the caller\'s account (password required)', security: bearerSecurity(),
+      body: DeleteMeBodySchema,
+      response: { 204: noContent('Account deleted'), ...bearerBodyProblems, ...wrongPassword, ...rateLimited, ...unavailable }
     }
   }, async (request, reply) => {
     await accounts.deleteSelf(request.auth!.sub, request.body.password)

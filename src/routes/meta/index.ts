@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { KeyProvider } from '../../keys/key-provider'
 import { Problems } from '../../lib/problem'
-import { unavailable } from '../../schemas/responses'
+import { noSecurity, unavailable } from '../../schemas/responses'
 import type { UserStore } from '../../store/user-store'
 
 export interface MetaRoutesOptions {
@@ -26,24 +26,24 @@ const JwkSchema = Type.Object({
 })
 const JwksSchema = Type.Object({ keys: Type.Array(JwkSchema) }, { title: 'JWKS' })
 const StatusSchema = Type.Object({ status: Type.String() })
+/** A 304 repeats them too (RFC 9110 §15.4.5), so caches can refresh the stored answer. */
+const jwksCacheHeaders = () => ({
+  'cache-control': Type.String({ description: 'public, max-age=JWKS_MAX_AGE' }),
+  etag: Type.String({ description: 'Send back in If-None-Match' })
+})
 
 const READY_TIMEOUT_MS = 2000
 
 const metaRoutes: FastifyPluginAsyncTypebox<MetaRoutesOptions> = async (app, { keys, store, jwksMaxAge }) => {
   app.get('/.well-known/jwks.json', {
     schema: {
+      operationId: 'getJwks',
       tags: ['keys'],
       summary: 'Public keys that verify Tessera tokens (RFC 7517); HS256 publishes none',
+      security: noSecurity(),
       response: {
-        200: {
-          description: 'The key set',
-          content: { 'application/json': { schema: JwksSchema } },
-          headers: {
-            'cache-control': Type.String({ description: 'public, max-age=JWKS_MAX_AGE' }),
-            etag: Type.String({ description: 'Send back in If-None-Match' })
-          }
-        },
-        304: { type: 'null', description: 'Not modified (If-None-Match matched the ETag)' }
+        200: { description: 'The key set', content: { 'application/json': { schema: JwksSchema } }, headers: jwksCacheHeaders() },
+        304: { type: 'null', description: 'Not modified (If-None-Match matched the ETag)', headers: jwksCacheHeaders() }
       }
     }
   }, async (request, reply) => {
@@ -58,13 +58,18 @@ const metaRoutes: FastifyPluginAsyncTypebox<MetaRoutesOptions> = async (app, { k
   })
 
   app.get('/health/live', {
-    schema: { tags: ['health'], summary: 'The process is up', response: { 200: { ...StatusSchema, description: 'Alive' } } }
+    schema: {
+      operationId: 'getLiveness', tags: ['health'], summary: 'The process is up', security: noSecurity(),
+      response: { 200: { ...StatusSchema, description: 'Alive' } }
+    }
   }, async () => ({ status: 'ok' }))
 
   app.get('/health/ready', {
     schema: {
+      operationId: 'getReadiness',
       tags: ['health'],
       summary: 'The user store answers',
+      security: noSecurity(),
       response: { 200: { ...StatusSchema, description: 'Ready' }, ...unavailable }
     }
   }, async () => {

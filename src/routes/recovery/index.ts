@@ -1,8 +1,10 @@
 // /v1/auth/password/* and /v1/auth/email/*: password reset and email verification by emailed links.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Problems } from '../../lib/problem'
 import { AcceptedSchema, ForgotPasswordBodySchema, ResetPasswordBodySchema, VerifyEmailBodySchema } from '../../schemas/recovery'
 import {
-  bearerProblems, bearerSecurity, bodyProblems, jsonResponse, noContent, problemResponse, rateLimited, unavailable
+  bearerProblems, bearerSecurity, bodyProblems, counted, ExampleProblems, jsonResponse, noContent, noSecurity, problemResponse, rateLimited,
+  unavailable
 } from '../../schemas/responses'
 import type { AccountService } from '../../services/account-service'
 import type { RecoveryService } from '../../services/recovery-service'
@@ -28,14 +30,20 @@ const recoveryRoutes: FastifyPluginAsyncTypebox<RecoveryRoutesOptions> = async (
   app.post('/password/forgot', {
     config: { rateLimitScope: 'mail' },
     schema: {
+      operationId: 'forgotPassword',
       tags: ['recovery'],
       summary: 'Mail a password reset link; the same 202 whether or not the address has an account',
+      security: noSecurity(),
       body: ForgotPasswordBodySchema,
       response: {
-        202: jsonResponse(AcceptedSchema, 'Accepted. A link is mailed only if an enabled account uses the address; sending happens after this answer'),
         ...bodyProblems,
-        ...rateLimited,
-        ...unavailable
+        // Body validation answers before the limits; the address check after them.
+        ...counted({
+          202: jsonResponse(AcceptedSchema, 'Accepted. A link is mailed only if an enabled account uses the address; sending happens after this answer'),
+          400: bodyProblems[400],
+          ...rateLimited,
+          ...unavailable
+        })
       }
     }
   }, async (request, reply) => {
@@ -45,13 +53,18 @@ const recoveryRoutes: FastifyPluginAsyncTypebox<RecoveryRoutesOptions> = async (
 
   app.post('/password/reset', {
     schema: {
+      operationId: 'resetPassword',
       tags: ['recovery'],
       summary: 'Set a new password with the token of a reset link; revokes every session',
+      security: noSecurity(),
       body: ResetPasswordBodySchema,
       response: {
         204: noContent('Password changed; every refresh token of the user is revoked. Log in with the new password'),
         ...bodyProblems,
-        400: problemResponse('Invalid body, password refused (ERR_PASSWORD_*), or reset link invalid, used or expired (ERR_RESET_TOKEN_INVALID, ERR_RESET_TOKEN_EXPIRED)'),
+        400: problemResponse('Invalid body, password refused (ERR_PASSWORD_*), or reset link invalid, used or expired (ERR_RESET_TOKEN_INVALID, ERR_RESET_TOKEN_EXPIRED)', [
+          ExampleProblems.invalidBody, ExampleProblems.malformedJson, Problems.invalidResetToken(), Problems.invalidResetToken(true),
+          ...ExampleProblems.weakPasswords('/newPassword')
+        ]),
         ...unavailable
       }
     }
@@ -63,13 +76,17 @@ const recoveryRoutes: FastifyPluginAsyncTypebox<RecoveryRoutesOptions> = async (
 
   app.post('/email/verify', {
     schema: {
+      operationId: 'verifyEmail',
       tags: ['recovery'],
       summary: 'Mark the email address verified with the token of a verification link (idempotent)',
+      security: noSecurity(),
       body: VerifyEmailBodySchema,
       response: {
         204: noContent('The address is verified (also when it already was)'),
         ...bodyProblems,
-        400: problemResponse('Invalid body, or verification link invalid or expired (ERR_VERIFY_TOKEN_INVALID, ERR_VERIFY_TOKEN_EXPIRED)'),
+        400: problemResponse('Invalid body, or verification link invalid or expired (ERR_VERIFY_TOKEN_INVALID, ERR_VERIFY_TOKEN_EXPIRED)', [
+          ExampleProblems.invalidBody, ExampleProblems.malformedJson, Problems.invalidVerifyToken(), Problems.invalidVerifyToken(true)
+        ]),
         ...unavailable
       }
     }
@@ -89,15 +106,19 @@ const recoveryRoutes: FastifyPluginAsyncTypebox<RecoveryRoutesOptions> = async (
     },
     config: { rateLimitScope: 'mail' },
     schema: {
+      operationId: 'resendVerificationEmail',
       tags: ['recovery'],
       summary: 'Mail a new verification link to the caller\'s address',
       security: bearerSecurity(),
       response: {
-        202: jsonResponse(AcceptedSchema, 'Accepted; sending happens after this answer'),
         ...bearerProblems,
-        403: problemResponse('Account disabled (ERR_ACCOUNT_DISABLED)'),
-        409: problemResponse('The address is already verified (ERR_EMAIL_ALREADY_VERIFIED)'),
-        ...rateLimited,
+        // Authentication and the account lookup answer before the limits; the account checks after them.
+        ...counted({
+          202: jsonResponse(AcceptedSchema, 'Accepted; sending happens after this answer'),
+          403: problemResponse('Account disabled (ERR_ACCOUNT_DISABLED)', [Problems.accountDisabled()]),
+          409: problemResponse('The address is already verified (ERR_EMAIL_ALREADY_VERIFIED)', [Problems.emailAlreadyVerified()]),
+          ...rateLimited
+        }),
         ...unavailable
       }
     }

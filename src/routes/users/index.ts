@@ -3,7 +3,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { Problems } from '../../lib/problem'
 import {
-  bearerProblems, bearerSecurity, forbiddenProblem, jsonResponse, noContent, problemResponse, unavailable
+  bearerBadRequest, bearerBodyProblems, bearerProblems, bearerSecurity, forbiddenProblem, jsonResponse, noContent,
+  problemResponse, unavailable
 } from '../../schemas/responses'
 import { toUser } from '../../schemas/user'
 import { AdminPatchBodySchema, LIST_LIMIT_DEFAULT, ListUsersQuerySchema, UserIdParamsSchema, UserListSchema } from '../../schemas/users'
@@ -21,7 +22,11 @@ function decodeCursor (cursor: string): string {
   return decoded.slice(3)
 }
 
-const notFound = { 404: problemResponse('No user has this id') }
+const notFound = { 404: problemResponse('No user has this id', [Problems.userNotFound()]) }
+const invalidCursor = Problems.validation([{ path: '/cursor', message: 'is not a cursor this API returned' }], 'Invalid cursor')
+const badId = bearerBadRequest('Malformed Authorization header (error="invalid_request"), or invalid id', [
+  Problems.validation([{ path: '/id', message: 'must NOT have more than 64 characters' }], 'The params is invalid')
+])
 const admin = { ...bearerProblems, ...forbiddenProblem, ...unavailable }
 
 const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async (app, { accounts }) => {
@@ -32,9 +37,13 @@ const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async (app, {
 
   app.get('/', {
     schema: {
-      tags: ['users'], summary: 'List users (keyset pagination, creation order)', security: bearerSecurity(),
+      operationId: 'listUsers', tags: ['users'], summary: 'List users (keyset pagination, creation order)', security: bearerSecurity(),
       querystring: ListUsersQuerySchema,
-      response: { 200: jsonResponse(UserListSchema, 'A page of users'), ...admin }
+      response: {
+        200: jsonResponse(UserListSchema, 'A page of users'),
+        ...admin,
+        ...bearerBadRequest('Malformed Authorization header (error="invalid_request"), or invalid query (limit, cursor)', [invalidCursor])
+      }
     }
   }, async (request) => {
     const { limit = LIST_LIMIT_DEFAULT, cursor } = request.query
@@ -50,8 +59,8 @@ const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async (app, {
 
   app.get('/:id', {
     schema: {
-      tags: ['users'], summary: 'One user', security: bearerSecurity(), params: UserIdParamsSchema,
-      response: { 200: jsonResponse(Type.Ref('User'), 'The user'), ...admin, ...notFound }
+      operationId: 'getUser', tags: ['users'], summary: 'One user', security: bearerSecurity(), params: UserIdParamsSchema,
+      response: { 200: jsonResponse(Type.Ref('User'), 'The user'), ...admin, ...badId, ...notFound }
     }
   }, async (request) => {
     const user = await guardStore(store.findById(request.params.id))
@@ -61,15 +70,9 @@ const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async (app, {
 
   app.patch('/:id', {
     schema: {
-      tags: ['users'], summary: 'Change role or disable (disabling revokes every session)', security: bearerSecurity(),
+      operationId: 'updateUser', tags: ['users'], summary: 'Change role or disable (disabling revokes every session)', security: bearerSecurity(),
       params: UserIdParamsSchema, body: AdminPatchBodySchema,
-      response: {
-        200: jsonResponse(Type.Ref('User'), 'The updated user'),
-        ...admin,
-        ...notFound,
-        413: problemResponse('Body too large'),
-        415: problemResponse('Content-Type must be application/json')
-      }
+      response: { 200: jsonResponse(Type.Ref('User'), 'The updated user'), ...bearerBodyProblems, ...forbiddenProblem, ...unavailable, ...notFound }
     }
   }, async (request) => {
     return toUser(await accounts.adminUpdate(request.params.id, request.body))
@@ -77,8 +80,8 @@ const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async (app, {
 
   app.delete('/:id', {
     schema: {
-      tags: ['users'], summary: 'Delete a user', security: bearerSecurity(), params: UserIdParamsSchema,
-      response: { 204: noContent('Deleted'), ...admin, ...notFound }
+      operationId: 'deleteUser', tags: ['users'], summary: 'Delete a user', security: bearerSecurity(), params: UserIdParamsSchema,
+      response: { 204: noContent('Deleted'), ...admin, ...badId, ...notFound }
     }
   }, async (request, reply) => {
     if (!await accounts.deleteUser(request.params.id)) throw Problems.userNotFound()

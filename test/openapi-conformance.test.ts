@@ -1,0 +1,133 @@
+// openapi.yaml against the running app: every operation is called, and what each answer really carries (status,
+// the headers clients act on, the problem code) must be documented on that operation's response.
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
+import type { InjectOptions, LightMyRequestResponse } from 'fastify'
+import t from 'tap'
+import { parse } from 'yaml'
+import { ManualClock } from '../src/clock'
+import { createSqliteStore } from '../src/store/sqlite-store'
+import { StoreUnavailableError, type UserStore } from '../src/store/user-store'
+import { bearer, build, PASSWORD, register, registerAdmin, START } from './helper'
+
+interface Response { headers?: Record<string, unknown>, content?: Record<string, { examples?: Record<string, unknown> }> }
+interface Operation { operationId?: string, responses?: Record<string, Response> }
+interface Document { paths: Record<string, Record<string, Operation>> }
+
+/** Headers a client acts on (caching, retrying, re-authenticating); helmet's and CORS's are the same on every answer. */
+const TRACKED = ['cache-control', 'etag', 'retry-after', 'ratelimit', 'ratelimit-policy', 'www-authenticate']
+
+const doc = parse(readFileSync(path.join(__dirname, '..', 'openapi.yaml'), 'utf8')) as Document
+const byOperationId = new Map<string, Operation>(
+  Object.values(doc.paths).flatMap((item) => Object.values(item)).map((op) => [op.operationId ?? '', op])
+)
+
+/** The real store, except that every call fails as an unreachable database does while `down` is set. */
+function switchableStore (real: UserStore): { store: UserStore, setDown: (down: boolean) => void } {
+  let down = false
+  const store = new Proxy(real, {
+    get (target, prop) {
+      const value: unknown = Reflect.get(target, prop, target)
+      if (typeof value !== 'function') return value
+      const method = (value as (...args: unknown[]) => unknown).bind(target)
+      if (prop === 'close') return method
+      return (...args: unknown[]) => down ? Promise.reject(new StoreUnavailableError()) : method(...args)
+    }
+  })
+  return { store, setDown: (d) => { down = d } }
+}
+
+t.test('every answer is documented with its status, its headers and its problem code', async (t) => {
+  const clock = new ManualClock(START)
+  const { store, setDown } = switchableStore(createSqliteStore({ path: ':memory:', clock }))
+  const ctx = await build(t, { clock, store, env: { RATE_LIMIT: 'on', RATE_LIMIT_LOGIN_ACCOUNT: '3/15m' } })
+  const { app } = ctx
+  const called = new Set<string>()
+
+  async function check (operationId: string, request: InjectOptions, status: number): Promise<LightMyRequestResponse> {
+    const res = await app.inject(request)
+    const where = `${operationId} ${res.statusCode}`
+    called.add(operationId)
+    t.equal(res.statusCode, status, `${operationId}: status ${status} (${res.body.slice(0, 120)})`)
+    const response = byOperationId.get(operationId)?.responses?.[String(res.statusCode)]
+    if (response === undefined) {
+      t.fail(`${where}: the status is not documented`)
+      return res
+    }
+    const documented = Object.keys(response.headers ?? {}).map((h) => h.toLowerCase())
+    for (const name of TRACKED) {
+      if (res.headers[name] !== undefined) t.ok(documented.includes(name), `${where}: ${name} is sent and documented`)
+    }
+    if (res.statusCode >= 400) {
+      const examples = Object.keys(response.content?.['application/problem+json']?.examples ?? {})
+      const code = res.json<{ code: string }>().code
+      t.ok(examples.includes(code), `${where}: ${code} has an example (${examples.join(', ')})`)
+    }
+    return res
+  }
+  const post = (url: string, payload?: object, headers: Record<string, string> = {}): InjectOptions =>
+    ({ method: 'POST', url, headers, ...(payload !== undefined ? { payload } : {}) })
+
+  // Registration and login, with the abuse limits on.
+  await check('register', post('/v1/auth/register', { email: 'carol@example.com', password: PASSWORD }), 201)
+  await check('register', post('/v1/auth/register', { email: 'carol@example.com', password: PASSWORD }), 409)
+  await check('register', post('/v1/auth/register', { email: 'x', password: PASSWORD }), 400)
+  await check('register', post('/v1/auth/register', { email: 'dave@example.com', password: 'short' }), 400)
+  await check('register', { method: 'POST', url: '/v1/auth/register', headers: { 'content-type': 'text/plain' }, payload: 'hi' }, 415)
+  const login = await check('login', post('/v1/auth/login', { email: 'carol@example.com', password: PASSWORD }), 200)
+  await check('login', post('/v1/auth/login', { email: 'carol@example.com', password: 'wrong password, wrong' }), 401)
+  await check('login', post('/v1/auth/login', { email: 'carol@example.com', password: 'wrong password, wrong' }), 401)
+  await check('login', post('/v1/auth/login', { email: 'carol@example.com', password: PASSWORD }), 429)
+  await check('refreshTokens', post('/v1/auth/refresh', { refreshToken: 'not-a-token' }), 401)
+  await check('refreshTokens', post('/v1/auth/refresh', { refreshToken: login.json<{ refreshToken: string }>().refreshToken }), 200)
+
+  // Bearer routes: each kind of refusal, then success.
+  const user = await register(app, 'erin@example.com')
+  const auth = bearer(user.accessToken)
+  await check('whoami', { url: '/v1/auth/whoami' }, 401)
+  await check('whoami', { url: '/v1/auth/whoami', headers: { authorization: 'Bearer a b' } }, 400)
+  await check('whoami', { url: '/v1/auth/whoami', headers: bearer('not.a.token') }, 401)
+  await check('whoami', { url: '/v1/auth/whoami', headers: auth }, 200)
+  await check('getMe', { url: '/v1/me', headers: auth }, 200)
+  await check('updateMe', { method: 'PATCH', url: '/v1/me', headers: auth, payload: { name: 'Erin' } }, 200)
+  await check('updateMe', { method: 'PATCH', url: '/v1/me', headers: auth, payload: { name: 7 } }, 400)
+  await check('changePassword', { method: 'PUT', url: '/v1/me/password', headers: auth, payload: { currentPassword: 'nope', newPassword: PASSWORD } }, 403)
+  await check('changePassword', { method: 'PUT', url: '/v1/me/password', headers: auth, payload: { currentPassword: PASSWORD, newPassword: 'short' } }, 400)
+  await check('resendVerificationEmail', post('/v1/auth/email/resend', undefined, auth), 202)
+  await check('logout', post('/v1/auth/logout', undefined, auth), 400)
+  await check('deleteMe', { method: 'DELETE', url: '/v1/me', headers: auth, payload: { password: 'nope' } }, 403)
+
+  // Recovery links.
+  await check('forgotPassword', post('/v1/auth/password/forgot', { email: 'erin@example.com' }), 202)
+  await check('forgotPassword', post('/v1/auth/password/forgot', { email: 'not an address' }), 400)
+  await check('resetPassword', post('/v1/auth/password/reset', { token: 'x', newPassword: PASSWORD }), 400)
+  await check('verifyEmail', post('/v1/auth/email/verify', { token: 'x' }), 400)
+
+  // Administration.
+  await check('listUsers', { url: '/v1/users', headers: auth }, 403)
+  const admin = bearer((await registerAdmin(ctx)).accessToken)
+  await check('listUsers', { url: '/v1/users', headers: admin }, 200)
+  await check('listUsers', { url: '/v1/users?cursor=bogus', headers: admin }, 400)
+  await check('getUser', { url: `/v1/users/${user.user.id}`, headers: admin }, 200)
+  await check('getUser', { url: '/v1/users/unknown', headers: admin }, 404)
+  await check('updateUser', { method: 'PATCH', url: `/v1/users/${user.user.id}`, headers: admin, payload: {} }, 400)
+  await check('updateUser', { method: 'PATCH', url: `/v1/users/${user.user.id}`, headers: admin, payload: { disabled: true } }, 200)
+  await check('deleteUser', { method: 'DELETE', url: `/v1/users/${user.user.id}`, headers: admin }, 204)
+  await check('logoutAll', post('/v1/auth/logout-all', undefined, admin), 204)
+
+  // Public keys and probes.
+  const jwks = await check('getJwks', { url: '/.well-known/jwks.json' }, 200)
+  await check('getJwks', { url: '/.well-known/jwks.json', headers: { 'if-none-match': String(jwks.headers.etag) } }, 304)
+  await check('getLiveness', { url: '/health/live' }, 200)
+  await check('getReadiness', { url: '/health/ready' }, 200)
+
+  // The store goes away: 503 with Retry-After, after the limits (login) or before them.
+  const token = (await register(app, 'frank@example.com')).accessToken
+  setDown(true)
+  await check('getReadiness', { url: '/health/ready' }, 503)
+  await check('login', post('/v1/auth/login', { email: 'frank@example.com', password: PASSWORD }), 503)
+  await check('getMe', { url: '/v1/me', headers: bearer(token) }, 503)
+  setDown(false)
+
+  t.same([...byOperationId.keys()].filter((id) => !called.has(id)), [], 'every documented operation was called')
+})
