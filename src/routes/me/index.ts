@@ -5,7 +5,7 @@ import { Problems } from '../../lib/problem'
 import { AuthResultSchema } from '../../schemas/auth'
 import { ChangePasswordBodySchema, DeleteMeBodySchema, UpdateMeBodySchema } from '../../schemas/me'
 import {
-  bearerBadRequest, bearerBodyProblems, bearerProblems, bearerSecurity, ExampleProblems, jsonResponse, noContent, problemResponse, rateLimited, tokenResponse,
+  bearerBadRequest, bearerBodyProblems, bearerProblems, bearerSecurity, counted, ExampleProblems, jsonResponse, noContent, problemResponse, rateLimited, tokenResponse,
   unavailable
 } from '../../schemas/responses'
 import { toUser } from '../../schemas/user'
@@ -46,14 +46,17 @@ const meRoutes: FastifyPluginAsyncTypebox<MeRoutesOptions> = async (app, { accou
       security: bearerSecurity(),
       body: ChangePasswordBodySchema,
       response: {
-        200: tokenResponse(AuthResultSchema, 'Fresh tokens for this session'),
         ...bearerBodyProblems,
-        ...bearerBadRequest('Malformed Authorization header (error="invalid_request"), invalid body, or new password refused (ERR_PASSWORD_*)', [
-          ExampleProblems.invalidBody, ExampleProblems.malformedJson, ...ExampleProblems.weakPasswords('/newPassword')
-        ]),
-        ...wrongPassword,
-        ...rateLimited,
-        ...unavailable
+        // Token and body checks answer before the limits; the password checks after them.
+        ...counted({
+          200: tokenResponse(AuthResultSchema, 'Fresh tokens for this session'),
+          ...bearerBadRequest('Malformed Authorization header (error="invalid_request"), invalid body, or new password refused (ERR_PASSWORD_*)', [
+            ExampleProblems.invalidBody, ExampleProblems.malformedJson, ...ExampleProblems.weakPasswords('/newPassword')
+          ]),
+          ...wrongPassword,
+          ...rateLimited,
+          ...unavailable
+        })
       }
     }
   }, async (request, reply) => {
@@ -67,7 +70,7 @@ const meRoutes: FastifyPluginAsyncTypebox<MeRoutesOptions> = async (app, { accou
     schema: {
       operationId: 'deleteMe', tags: ['me'], summary: 'Delete the caller\'s account (password required)', security: bearerSecurity(),
       body: DeleteMeBodySchema,
-      response: { 204: noContent('Account deleted'), ...bearerBodyProblems, ...wrongPassword, ...rateLimited, ...unavailable }
+      response: { ...bearerBodyProblems, ...counted({ 204: noContent('Account deleted'), ...wrongPassword, ...rateLimited, ...unavailable }) }
     }
   }, async (request, reply) => {
     await accounts.deleteSelf(request.auth!.sub, request.body.password)
