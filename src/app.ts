@@ -125,7 +125,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   // TypeBox checks bodies strictly (no coercion: ["pw"] is not a string); query and params are converted.
   app.setValidatorCompiler(TypeBoxValidatorCompiler)
 
-  const store = deps.store ?? createStore(config.databaseUrl, clock)
+  const store = deps.store ?? createStore(config.databaseUrl, clock, app.log)
   app.addHook('onClose', async () => { await store.close() })
   await store.migrate()
 
