@@ -29,7 +29,7 @@ export interface SqliteStoreOptions {
   /** A file path, or ':memory:' for a private in-memory database. */
   path: string
   clock: Clock
-  /** Told when a database file's mode is tightened at start. */
+  /** Hears of a database file tightened at start, or of a directory that others can list. */
   log?: PermissionLog
 }
 
