@@ -46,6 +46,8 @@ export interface AppDeps {
   revocationBus?: RevocationBus
   /** Fastify logger option; tests pass a stream to capture logs. */
   logger?: FastifyServerOptions['logger']
+  /** Default HTTP_TIMEOUTS; tests shorten them to see a timeout within a second. */
+  httpTimeouts?: Partial<HttpTimeouts>
 }
 
 export const REALM = 'tessera'
@@ -59,6 +61,29 @@ const MAIL_DRAIN_MS = 5000
  * before any allocation or hook of ours runs.
  */
 export const MAX_HEADER_SIZE = 8 * 1024
+
+/** Node's parser enforces these and answers 408 through clientErrorHandler (src/plugins/problems.ts). */
+export interface HttpTimeouts {
+  /** Headers alone, from the connection or the previous request (slowloris). */
+  headersMs: number
+  /** The whole request, headers and body: a body trickled a byte at a time is cut off here. */
+  requestMs: number
+  /** Socket inactivity while a request is handled; between requests Fastify's keepAliveTimeout applies. */
+  idleMs: number
+  /** How often Node looks for requests past the two limits above. */
+  checkIntervalMs: number
+}
+
+/**
+ * Fastify turns Node's request timeout off (0), so a client that sent its headers and then one body byte
+ * every few seconds held a socket and a request open for as long as it liked (audit finding 5). A
+ * Tessera body is at most BODY_LIMIT (16 KiB), which a 10 kbit/s link sends in 13 s: 30 s for the whole
+ * request is generous, and headers (under MAX_HEADER_SIZE) get 10 s. Node checks every 30 s by default,
+ * which would let a request outlive its limit by that much; once a second costs one walk of the
+ * connection list. The idle limit is above any handler's time (argon2, a store call under its own timeouts),
+ * so it only closes sockets whose peer vanished mid-request.
+ */
+export const HTTP_TIMEOUTS: HttpTimeouts = { headersMs: 10_000, requestMs: 30_000, idleMs: 60_000, checkIntervalMs: 1000 }
 
 /** Never log credentials: the Authorization header, passwords, tokens (see the no-leak test). */
 export const REDACT_PATHS = [
@@ -79,9 +104,18 @@ export function loggerOptions (config: Config): FastifyServerOptions['logger'] {
 
 export async function buildApp (config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
   const clock = deps.clock ?? systemClock
+  const timeouts = { ...HTTP_TIMEOUTS, ...deps.httpTimeouts }
   const options: FastifyHttpOptions<Server> = {
     logger: deps.logger ?? loggerOptions(config),
-    http: { maxHeaderSize: MAX_HEADER_SIZE },
+    http: {
+      maxHeaderSize: MAX_HEADER_SIZE,
+      headersTimeout: timeouts.headersMs,
+      // Also here so Node's check at creation (headers timeout <= request timeout) sees ours; Fastify sets it again below.
+      requestTimeout: timeouts.requestMs,
+      connectionsCheckingInterval: timeouts.checkIntervalMs
+    },
+    requestTimeout: timeouts.requestMs,
+    connectionTimeout: timeouts.idleMs,
     clientErrorHandler,
     bodyLimit: BODY_LIMIT,
     trustProxy: config.trustProxy,
@@ -91,7 +125,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   // TypeBox checks bodies strictly (no coercion: ["pw"] is not a string); query and params are converted.
   app.setValidatorCompiler(TypeBoxValidatorCompiler)
 
-  const store = deps.store ?? createStore(config.databaseUrl, clock)
+  const store = deps.store ?? createStore(config.databaseUrl, clock, app.log)
   app.addHook('onClose', async () => { await store.close() })
   await store.migrate()
 

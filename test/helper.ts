@@ -44,6 +44,7 @@ export interface BuildOptions {
   key?: SigningKey
   logger?: AppDeps['logger']
   mailer?: AppDeps['mailer']
+  httpTimeouts?: AppDeps['httpTimeouts']
 }
 
 export async function build (t: Test, options: BuildOptions = {}): Promise<TestContext> {
@@ -53,7 +54,7 @@ export async function build (t: Test, options: BuildOptions = {}): Promise<TestC
   const key = options.key ?? makeKey()
   const keys = staticKeyProvider([key], config.jwt, clock)
   const hasher = new PasswordHasher(config.password.argon2)
-  const app = await buildApp(config, { clock, store, keys, hasher, logger: options.logger ?? false, mailer: options.mailer })
+  const app = await buildApp(config, { clock, store, keys, hasher, logger: options.logger ?? false, mailer: options.mailer, httpTimeouts: options.httpTimeouts })
   t.teardown(() => app.close())
   return { app, config, clock, store, keys, key, hasher }
 }

@@ -94,7 +94,7 @@ interface Session { store: UserStore, accounts: AccountService }
 async function withAccounts<T> (io: CliIo, work: (session: Session) => Promise<T>): Promise<T> {
   const clock = io.clock ?? systemClock
   const { config } = io
-  const store = createStore(config.databaseUrl, clock)
+  const store = createStore(config.databaseUrl, clock, { warn: (_fields, message) => io.stderr.write(`warning: ${message}\n`) })
   try {
     await store.migrate()
     const issuer = new TokenIssuer(() => { throw new Error('the command line issues no tokens') }, tokenSettings(config.jwt), clock)

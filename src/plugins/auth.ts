@@ -6,6 +6,7 @@ import { nowSeconds, type Clock } from '../clock'
 import type { KeyRing } from '../keys/key-ring'
 import { Problems, type ProblemError } from '../lib/problem'
 import type { Role } from '../store/user-store'
+import { isCanonicalCompactJws } from '../tokens/compact-jws'
 import { VerifiedTokens } from '../tokens/verified-tokens'
 import {
   ACCESS_TYP, REFRESH_TYP, RESET_TYP, VERIFY_TYP, checkTimes, isAccessClaims, isRefreshClaims, isResetClaims, isSessionClaims, isVerifyClaims,
@@ -177,6 +178,8 @@ async function authPlugin (app: FastifyInstance, opts: AuthOptions): Promise<voi
 
   const authenticate = async (request: FastifyRequest): Promise<void> => {
     const token = extractBearer(request)
+    // Before the cache, which is keyed by the token's text: one token, one spelling (compact-jws.ts).
+    if (!isCanonicalCompactJws(token)) throw Problems.invalidToken('The token is not a JWS in canonical base64url')
     request.tesseraToken = token
     const payload = verified.get(token) ?? await verifySignature(request, token)
     const verdict = checkTimes(payload, nowSeconds(opts.clock), opts.clockTolerance)
@@ -209,7 +212,7 @@ async function authPlugin (app: FastifyInstance, opts: AuthOptions): Promise<voi
   })
 
   app.decorate('verifyRefreshToken', async (request: FastifyRequest, token: string): Promise<RefreshClaims> => {
-    if (token.length > MAX_TOKEN_LENGTH) throw Problems.invalidRefreshToken()
+    if (token.length > MAX_TOKEN_LENGTH || !isCanonicalCompactJws(token)) throw Problems.invalidRefreshToken()
     request.tesseraToken = token
     let payload: unknown
     try {
@@ -225,7 +228,7 @@ async function authPlugin (app: FastifyInstance, opts: AuthOptions): Promise<voi
 
   app.decorate('verifyLinkToken', async <P extends keyof LinkClaims>(request: FastifyRequest, purpose: P, token: string): Promise<LinkClaims[P]> => {
     const link = links[purpose]
-    if (token.length > MAX_TOKEN_LENGTH) throw link.problem()
+    if (token.length > MAX_TOKEN_LENGTH || !isCanonicalCompactJws(token)) throw link.problem()
     request.tesseraToken = token
     let payload: unknown
     try {

@@ -1,9 +1,10 @@
 // The embedded SQLite user store (better-sqlite3) and its versioned migrations runner.
-import { mkdirSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import Database from 'better-sqlite3'
 import { newId } from '../lib/ids'
 import { listMigrations } from './migrations'
+import { preparePrivateDatabase, type PermissionLog } from './private-files'
 import type { Clock } from '../clock'
 import { EmailTakenError, StoreUnavailableError } from './user-store'
 import type { Role, UserRecord, UserStore } from './user-store'
@@ -28,6 +29,8 @@ export interface SqliteStoreOptions {
   /** A file path, or ':memory:' for a private in-memory database. */
   path: string
   clock: Clock
+  /** Hears of a database file tightened at start, or of a directory that others can list. */
+  log?: PermissionLog
 }
 
 const toRecord = (row: UserRow): UserRecord => ({
@@ -78,7 +81,8 @@ function prepareStatements (db: Database.Database) {
 
 export function createSqliteStore (options: SqliteStoreOptions): UserStore {
   const inMemory = options.path === ':memory:'
-  if (!inMemory) mkdirSync(path.dirname(options.path), { recursive: true })
+  // '' is SQLite's private temporary database, deleted on close: no file of ours to protect.
+  if (!inMemory && options.path !== '') preparePrivateDatabase(options.path, options.log)
   const db = new Database(options.path)
   // Set first: switching to WAL needs a lock that another worker may briefly hold.
   db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`)

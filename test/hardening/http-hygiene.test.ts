@@ -1,8 +1,8 @@
-// HTTP-level hardening: header size limit on a real socket, CORS allow-list, helmet, no-store on tokens, trustProxy.
+// HTTP-level hardening: header size limit and request timeout on a real socket, CORS allow-list, helmet, no-store on tokens, trustProxy.
 import { connect, type AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import t from 'tap'
-import { MAX_HEADER_SIZE } from '../../src/app'
+import { HTTP_TIMEOUTS, MAX_HEADER_SIZE } from '../../src/app'
 import { assertProblem, bearer, build, PASSWORD, type AuthResultBody } from '../helper'
 
 interface RawResponse { status: number, headers: Record<string, string>, body: string }
@@ -60,6 +60,50 @@ t.test(`headers over ${MAX_HEADER_SIZE} bytes get a 431 problem from the parser;
   const under = await rawRequest(port, get('/health/live', [`X-Padding: ${'c'.repeat(MAX_HEADER_SIZE - 512)}`]))
   t.equal(under.status, 200, under.body)
   t.same(JSON.parse(under.body), { status: 'ok' })
+})
+
+interface Trickled { text: string, ended: boolean }
+
+/**
+ * Complete headers announcing a 100-byte body, then one body byte every `everyMs` until the server
+ * closes the socket: the slow-body attack of audit finding 5, at test speed.
+ */
+async function trickleBody (port: number, everyMs: number): Promise<Trickled> {
+  return await new Promise<Trickled>((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1')
+    const chunks: Buffer[] = []
+    let ended = false
+    const drip = setInterval(() => { if (socket.writable) socket.write('a') }, everyMs)
+    socket.on('data', (c: Buffer) => chunks.push(c))
+    socket.on('end', () => { ended = true })
+    socket.on('close', () => {
+      clearInterval(drip)
+      resolve({ text: Buffer.concat(chunks).toString('utf8'), ended })
+    })
+    socket.on('error', (err) => { clearInterval(drip); reject(err) })
+    socket.write(['POST /v1/auth/login HTTP/1.1', 'Host: 127.0.0.1', 'Content-Type: application/json', 'Content-Length: 100', '', '{"em'].join('\r\n'))
+  })
+}
+
+t.test('finding 5: a request body that trickles in gets a 408 problem and the socket is closed', { timeout: 15_000 }, async (t) => {
+  t.ok(HTTP_TIMEOUTS.requestMs > 0 && HTTP_TIMEOUTS.requestMs <= 60_000, 'production has a request timeout')
+  t.ok(HTTP_TIMEOUTS.headersMs <= HTTP_TIMEOUTS.requestMs, 'headers get no longer than the whole request')
+  // The same server as production, with its timeouts shortened so the test takes a second, not a minute.
+  const { app } = await build(t, { httpTimeouts: { headersMs: 200, requestMs: 300, checkIntervalMs: 50 } })
+  const port = await listen(app)
+
+  // A byte every 50 ms keeps the socket busy, so only a timeout on the whole request can end it.
+  const { text, ended } = await trickleBody(port, 50)
+  t.ok(ended, 'the server ended the connection')
+  const [head, body] = text.split('\r\n\r\n')
+  t.match(head, /^HTTP\/1\.1 408 /)
+  t.match(head, /\r\nContent-Type: application\/problem\+json/i)
+  t.match(head, /\r\nConnection: close/i)
+  t.match(JSON.parse(body), { status: 408, code: 'ERR_REQUEST_TIMEOUT' })
+
+  // The server keeps serving: a prompt request on a new connection is answered.
+  const live = await rawRequest(port, get('/health/live'))
+  t.equal(live.status, 200, live.body)
 })
 
 t.test('CORS: a preflight from an allowed origin is answered; others get no Access-Control-Allow-Origin', async (t) => {

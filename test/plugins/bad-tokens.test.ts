@@ -1,9 +1,10 @@
-// A table of forged and broken access tokens against GET /v1/auth/whoami: every one is a 401 with no library code or claim echoed.
+// A table of forged and broken access tokens against GET /v1/auth/whoami (every one a 401 with no library code or claim echoed), and respelled tokens of every kind.
 import { createHmac, generateKeyPairSync, sign } from 'node:crypto'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import t, { type Test as Tap } from 'tap'
-import { bearer, build, makeKey, register, type TestContext } from '../helper'
+import { LinkTokenIssuer } from '../../src/tokens/link-tokens'
+import { assertProblem, bearer, build, makeKey, register, type TestContext } from '../helper'
 
 type Json = Record<string, unknown> | unknown[] | string
 /** Signs the JWS signing input `b64(header).b64(payload)`; returns the base64url signature ('' for none). */
@@ -574,4 +575,80 @@ t.test('a refused token does not poison the next good one (no negative caching a
   for (const row of rows.slice(0, 10)) await ctx.app.inject({ url: '/v1/auth/whoami', headers: bearer(await row.token(ctx)) })
   const res = await ctx.app.inject({ url: '/v1/auth/whoami', headers: bearer(good(ctx)) })
   t.equal(res.statusCode, 200, res.body)
+})
+
+const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+
+/**
+ * Another spelling of the same bytes: the last character changed in its unused low bits, or (for a
+ * segment of 4k characters, which has none) one extra character, which Node's decoder drops.
+ */
+function respelled (segment: string): string {
+  const bytes = Buffer.from(segment, 'base64url')
+  const sibling = [...BASE64URL].map((c) => segment.slice(0, -1) + c)
+    .find((s) => s !== segment && Buffer.from(s, 'base64url').equals(bytes))
+  return sibling ?? `${segment}A`
+}
+
+/** The token with segment `index` (0 header, 1 payload, 2 signature) respelled; the test checks it decodes the same. */
+function respellSegment (t: Tap, token: string, index: number): string {
+  const segments = token.split('.')
+  segments[index] = respelled(segments[index])
+  const variant = segments.join('.')
+  t.not(variant, token)
+  t.same(variant.split('.').map((s) => Buffer.from(s, 'base64url')), token.split('.').map((s) => Buffer.from(s, 'base64url')), 'same bytes, other text')
+  return variant
+}
+
+const SEGMENT_NAMES = ['header', 'payload', 'signature']
+
+t.test('finding 11: an access token respelled in any segment (same bytes, other base64url) is refused with 401 invalid_token', async (t) => {
+  // Only the signature's spelling is outside what it signs, so only that variant verified before the fix;
+  // the header and payload variants show every segment is held to the one spelling before any verification.
+  const ctx = await build(t)
+  const { accessToken } = await register(ctx.app)
+  const whoami = (token: string) => ctx.app.inject({ url: '/v1/auth/whoami', headers: bearer(token) })
+  // Accepted first, so it sits in the verified-token cache that is keyed by the token's text.
+  t.equal((await whoami(accessToken)).statusCode, 200)
+  for (const [index, name] of SEGMENT_NAMES.entries()) {
+    await t.test(name, async (t) => {
+      const variant = respellSegment(t, accessToken, index)
+      assertRefused(t, ctx, await whoami(variant), variant, 'ERR_TOKEN_INVALID')
+    })
+  }
+  t.equal((await whoami(accessToken)).statusCode, 200, 'the real token still works')
+})
+
+t.test('finding 11: a refresh token respelled in any segment is refused with 401 ERR_REFRESH_TOKEN_INVALID', async (t) => {
+  const ctx = await build(t)
+  const { refreshToken } = await register(ctx.app)
+  const refresh = (token: string) => ctx.app.inject({ method: 'POST', url: '/v1/auth/refresh', payload: { refreshToken: token } })
+  for (const [index, name] of SEGMENT_NAMES.entries()) {
+    await t.test(name, async (t) => {
+      const res = await refresh(respellSegment(t, refreshToken, index))
+      assertProblem(t, res, 401, 'ERR_REFRESH_TOKEN_INVALID')
+    })
+  }
+  t.equal((await refresh(refreshToken)).statusCode, 200, 'the real token still works')
+})
+
+t.test('finding 11: reset and verification link tokens respelled in any segment are refused with their 400 problem', async (t) => {
+  const ctx = await build(t)
+  const { user } = await register(ctx.app)
+  const stored = await ctx.store.findById(user.id)
+  if (stored === null) throw new Error('registered user not found')
+  const links = new LinkTokenIssuer(() => ctx.keys.ring(), { issuer: ctx.config.jwt.issuer, resetTtl: 600, verifyTtl: 600 }, ctx.clock)
+  const kinds = [
+    { url: '/v1/auth/password/reset', token: links.reset(stored).token, code: 'ERR_RESET_TOKEN_INVALID', extra: { newPassword: 'a brand new passphrase for alice' } },
+    { url: '/v1/auth/email/verify', token: links.verify(stored).token, code: 'ERR_VERIFY_TOKEN_INVALID', extra: {} }
+  ]
+  for (const kind of kinds) {
+    const post = (token: string) => ctx.app.inject({ method: 'POST', url: kind.url, payload: { token, ...kind.extra } })
+    for (const [index, name] of SEGMENT_NAMES.entries()) {
+      await t.test(`${kind.url}: ${name}`, async (t) => {
+        assertProblem(t, await post(respellSegment(t, kind.token, index)), 400, kind.code)
+      })
+    }
+    t.equal((await post(kind.token)).statusCode, 204, `${kind.url}: the real token still works`)
+  }
 })

@@ -1,5 +1,5 @@
-// Runs the store contract against SQLite in memory and on disk, plus file-only behaviour.
-import { readdirSync } from 'node:fs'
+// Runs the store contract against SQLite in memory and on disk, plus file-only behaviour (migrations, file modes).
+import { chmodSync, existsSync, readdirSync, statSync } from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
 import Database from 'better-sqlite3'
@@ -53,4 +53,70 @@ t.test('a reopened file keeps its data and applies each migration once', async t
     name,
     applied_at: '2026-01-01T00:00:00.000Z'
   })))
+})
+
+const modeOf = (file: string): string => (statSync(file).mode & 0o777).toString(8)
+
+/** Run `fn` under `mask`, so a result cannot depend on the umask of whoever runs the suite. */
+async function withUmask<T> (mask: number, fn: () => Promise<T>): Promise<T> {
+  const previous = process.umask(mask)
+  try {
+    return await fn()
+  } finally {
+    process.umask(previous)
+  }
+}
+
+t.test('finding 8: a new database, its directories and its WAL files are owner-only, whatever the umask', async t => {
+  const root = t.testdir()
+  const dir = path.join(root, 'data', 'nested')
+  const file = path.join(dir, 'tessera.db')
+  // umask 0 is the worst case: without explicit modes everything would be world-readable (and the directories writable).
+  await withUmask(0, async () => {
+    const store = createSqliteStore({ path: file, clock: new ManualClock(Date.UTC(2026, 0, 1)) })
+    t.teardown(() => store.close())
+    await store.migrate()
+    await store.create({ email: 'ada@example.io', name: 'Ada', role: 'user', passwordHash: 'h' })
+  })
+  // The -wal and -shm files appear only after a write: the create above made them.
+  t.ok(existsSync(`${file}-wal`) && existsSync(`${file}-shm`), 'the WAL files exist')
+  t.same({
+    data: modeOf(path.join(root, 'data')),
+    nested: modeOf(dir),
+    db: modeOf(file),
+    wal: modeOf(`${file}-wal`),
+    shm: modeOf(`${file}-shm`)
+  }, { data: '700', nested: '700', db: '600', wal: '600', shm: '600' })
+})
+
+t.test('finding 8: an existing database readable by others is tightened to 0600 at start, with a warning per file', async t => {
+  const dir = t.testdir()
+  const file = path.join(dir, 'tessera.db')
+  chmodSync(dir, 0o755)
+  // Another process holds the database open, so its -wal and -shm files exist when the store starts.
+  const other = await withUmask(0o022, async () => {
+    const db = new Database(file)
+    db.pragma('journal_mode = WAL')
+    db.exec('CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1)')
+    return db
+  })
+  t.teardown(() => other.close())
+  const files = [file, `${file}-wal`, `${file}-shm`]
+  t.same(files.map(modeOf), ['644', '644', '644'], 'the files start world-readable')
+
+  const warnings: Array<{ path: string, mode: string, msg: string }> = []
+  const store = createSqliteStore({
+    path: file, clock: new ManualClock(Date.UTC(2026, 0, 1)), log: { warn: (fields, msg) => warnings.push({ ...fields, msg }) }
+  })
+  t.teardown(() => store.close())
+  await store.migrate()
+  await store.create({ email: 'ada@example.io', name: 'Ada', role: 'user', passwordHash: 'h' })
+
+  t.same(files.map(modeOf), ['600', '600', '600'])
+  t.same(warnings.filter(w => files.includes(w.path)).map(w => [w.path, w.mode]), files.map(f => [f, '644']))
+  for (const w of warnings) t.match(w.msg, w.path, 'the message names the file')
+  // An existing directory may be shared, so it is only reported, not changed.
+  t.equal(modeOf(dir), '755')
+  t.match(warnings.find(w => w.path === dir), { mode: '755', msg: /chmod 700/ })
+  t.equal(other.prepare('SELECT x FROM t').pluck().get(), 1, 'the other connection still works')
 })
