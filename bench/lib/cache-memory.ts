@@ -12,7 +12,7 @@ async function main (): Promise<void> {
   gc()
   const before = process.memoryUsage().heapUsed
   const cache = new RevocationCache({
-    load: async () => ({ tokenVersion: 0, sessionRevoked: false }),
+    load: async () => ({ tokenVersion: 0, sessionEnded: false }),
     clock: { now: () => Date.now() },
     maxEntries: pairs,
     ttlMs: 60_000

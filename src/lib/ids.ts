@@ -1,4 +1,5 @@
-// User ids: UUIDv7 (time-ordered, random, not guessable by counting) written in 26 base32 characters.
+// Ids: users get UUIDv7 (time-ordered, random, not guessable by counting) in 26 base32 characters; sessions get 96 random bits.
+import { randomBytes } from 'node:crypto'
 import { v7 as uuidv7 } from 'uuid'
 
 // Crockford's alphabet is in ASCII order, so ids sort by creation time as strings (keyset pagination).
@@ -23,3 +24,13 @@ export function newId (): string {
 }
 
 export const ID_PATTERN = /^[0-7][0-9a-hjkmnp-tv-z]{25}$/
+
+/**
+ * A session id (the tokens' `sid`, the sessions table's key): 96 random bits as 16 base64url characters.
+ * Unguessable, since holding one names a session to end; the same shape as the sids minted before sessions had rows.
+ */
+export function newSessionId (): string {
+  return randomBytes(12).toString('base64url')
+}
+
+export const SESSION_ID_PATTERN = /^[A-Za-z0-9_-]{16}$/

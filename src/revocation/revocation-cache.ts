@@ -1,6 +1,6 @@
-// Hybrid mode's memory: per-user token versions and per-session revoked flags, bounded, trusted for a TTL, one read per miss.
+// Hybrid mode's memory: per-user token versions and per-session ended flags, bounded, trusted for a TTL, one read per miss.
 import type { Clock } from '../clock'
-import type { RevocationState } from '../store/user-store'
+import type { RevocationState } from '../store/session-store'
 
 /** A value and when it was learnt (clock milliseconds): from the store, or from a revocation made or heard of. */
 interface Entry<V> { value: V, at: number }
@@ -168,6 +168,6 @@ export class RevocationCache {
     const user = this.users.get(userId)
     this.users.set(userId, { value: user !== undefined && user.at >= started ? Math.max(user.value, version) : version, at })
     const session = this.sessions.get(sid)
-    this.sessions.set(sid, { value: session !== undefined && session.at >= started ? session.value || state.sessionRevoked : state.sessionRevoked, at })
+    this.sessions.set(sid, { value: session !== undefined && session.at >= started ? session.value || state.sessionEnded : state.sessionEnded, at })
   }
 }

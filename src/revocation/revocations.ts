@@ -16,7 +16,7 @@ export interface RevocationsOptions {
   cacheTtl: number
   /**
    * Seconds from now after which no token of a session logged out now can still be accepted: the refresh
-   * (or access) lifetime plus CLOCK_TOLERANCE. The revoked_sessions row is kept that long.
+   * (or access) lifetime plus CLOCK_TOLERANCE. An ended session's row is kept that long.
    */
   sessionLifetime: number
   /** Redis pub/sub when REDIS_URL is set; without it other instances learn within the TTL. */
@@ -27,8 +27,10 @@ export interface RevocationsOptions {
   outageBackoffMs?: number
 }
 
-/** Expired revoked_sessions rows are deleted on a logout, at most this often per instance (rows only come from logouts). */
+/** Sessions past their lifetime are deleted on a logout, at most this often per instance. */
 const PURGE_INTERVAL_MS = 60 * 60 * 1000
+/** Rows deleted per statement, so a large backlog never holds locks for long. */
+const PURGE_BATCH = 1000
 
 export class Revocations {
   private readonly cache: RevocationCache
@@ -71,8 +73,11 @@ export class Revocations {
   /** Log one session out: its access and refresh tokens stop at once here, and elsewhere as above. */
   async revokeSession (userId: string, sid: string): Promise<void> {
     const { store, clock } = this.options
-    const expiresAt = new Date((nowSeconds(clock) + this.options.sessionLifetime) * 1000)
-    await store.revokeSession({ sid, userId, expiresAt })
+    // A sid minted before sessions had rows has none: record it ended, so it stays refused until purged.
+    if (!await store.endSession(sid, 'logout', { userId })) {
+      const expiresAt = new Date((nowSeconds(clock) + this.options.sessionLifetime) * 1000)
+      await store.recordEndedSession({ id: sid, userId, expiresAt, reason: 'logout' })
+    }
     this.cache.noteSession(sid)
     this.options.bus?.publish({ kind: 'session', sid })
     this.purgeNowAndThen()
@@ -91,13 +96,22 @@ export class Revocations {
     else this.cache.noteSession(event.sid)
   }
 
-  /** Opportunistic: a failed purge is retried at a later logout; nothing waits for it. */
+  /**
+   * Opportunistic: a failed purge is retried at a later logout; nothing waits for it. Only rows that ended or
+   * expired a session lifetime ago go: no token of theirs can still be valid, so forgetting them revives nothing.
+   */
   private purgeNowAndThen (): void {
     const now = this.options.clock.now()
     if (now - this.lastPurge < PURGE_INTERVAL_MS) return
     this.lastPurge = now
-    Promise.resolve().then(() => this.options.store.purgeRevokedSessions(new Date(now))).catch((err: unknown) => {
-      this.options.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not purge expired revoked sessions; will retry')
+    const before = new Date(now - this.options.sessionLifetime * 1000)
+    const purge = async (): Promise<void> => {
+      let deleted: number
+      do deleted = await this.options.store.purgeSessions(before, PURGE_BATCH)
+      while (deleted === PURGE_BATCH)
+    }
+    purge().catch((err: unknown) => {
+      this.options.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not purge past sessions; will retry')
       this.lastPurge = Number.NEGATIVE_INFINITY
     })
   }

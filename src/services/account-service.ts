@@ -114,7 +114,7 @@ export class AccountService {
     // Hybrid: the store itself, not the cache (refreshes are rare). A refresh token from before hybrid mode has
     // no sid, and starts a session.
     if (typeof claims.sid !== 'string') return this.issue(user, claims.auth_time)
-    if ((await guardStore(this.deps.store.revocationState(user.id, claims.sid))).sessionRevoked) {
+    if ((await guardStore(this.deps.store.revocationState(user.id, claims.sid))).sessionEnded) {
       throw Problems.invalidRefreshToken('ERR_REFRESH_TOKEN_REVOKED', 'The session was logged out')
     }
     return this.issue(user, claims.auth_time, claims.sid)

@@ -8,6 +8,7 @@ import { listMigrations, type Migration } from './migrations'
 import type { Clock } from '../clock'
 import { EmailTakenError, StoreUnavailableError } from './user-store'
 import type { Role, UserRecord, UserStore } from './user-store'
+import { sessionMethods } from './postgres-sessions'
 
 const MIGRATIONS_DIR = path.join(__dirname, 'migrations', 'postgres')
 /** Name of the unique index on lower(email) in 001_init.sql; its violations mean "email taken". */
@@ -221,23 +222,7 @@ export function createPostgresStore (options: PostgresStoreOptions): UserStore {
 
     delete: (id) => run(async () => ((await pool.query('DELETE FROM users WHERE id = $1', [id])).rowCount ?? 0) > 0),
 
-    revokeSession: ({ sid, userId, expiresAt }) => run(async () => {
-      await pool.query(`
-        INSERT INTO revoked_sessions (sid, user_id, expires_at) VALUES ($1, $2, $3)
-        ON CONFLICT (sid) DO UPDATE SET expires_at = GREATEST(revoked_sessions.expires_at, EXCLUDED.expires_at)`,
-      [sid, userId, expiresAt.toISOString()])
-    }),
-
-    // One round trip for both halves of a cache miss: two primary-key lookups.
-    revocationState: (userId, sid) => run(async () => {
-      const { rows } = await pool.query<{ version: number | null, revoked: boolean }>(`
-        SELECT (SELECT token_version FROM users WHERE id = $1) AS version,
-               EXISTS (SELECT 1 FROM revoked_sessions WHERE sid = $2) AS revoked`, [userId, sid])
-      return { tokenVersion: rows[0]?.version ?? null, sessionRevoked: rows[0]?.revoked === true }
-    }),
-
-    purgeRevokedSessions: (at) => run(async () =>
-      (await pool.query('DELETE FROM revoked_sessions WHERE expires_at <= $1', [at.toISOString()])).rowCount ?? 0),
+    ...sessionMethods(pool, now, run),
 
     ping: () => run(async () => { await pool.query('SELECT 1') }),
 

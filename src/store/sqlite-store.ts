@@ -8,6 +8,7 @@ import { preparePrivateDatabase, type PermissionLog } from './private-files'
 import type { Clock } from '../clock'
 import { EmailTakenError, StoreUnavailableError } from './user-store'
 import type { Role, UserRecord, UserStore } from './user-store'
+import { prepareSessionStatements, sessionMethods } from './sqlite-sessions'
 
 const MIGRATIONS_DIR = path.join(__dirname, 'migrations', 'sqlite')
 const BUSY_TIMEOUT_MS = 5000
@@ -69,13 +70,7 @@ function prepareStatements (db: Database.Database) {
       WHERE id = @id AND (@ifTokenVersion IS NULL OR token_version = @ifTokenVersion)
       RETURNING *`),
     delete: db.prepare<[string]>('DELETE FROM users WHERE id = ?'),
-    revokeSession: db.prepare<[string, string, string]>(`
-      INSERT INTO revoked_sessions (sid, user_id, expires_at) VALUES (?, ?, ?)
-      ON CONFLICT (sid) DO UPDATE SET expires_at = MAX(expires_at, excluded.expires_at)`),
-    revocationState: db.prepare<[string, string], { version: number | null, revoked: number }>(`
-      SELECT (SELECT token_version FROM users WHERE id = ?) AS version,
-             EXISTS (SELECT 1 FROM revoked_sessions WHERE sid = ?) AS revoked`),
-    purgeRevokedSessions: db.prepare<[string]>('DELETE FROM revoked_sessions WHERE expires_at <= ?')
+    ...prepareSessionStatements(db)
   }
 }
 
@@ -177,14 +172,7 @@ export function createSqliteStore (options: SqliteStoreOptions): UserStore {
 
     delete: (id) => run(() => sql().delete.run(id).changes > 0),
 
-    revokeSession: ({ sid, userId, expiresAt }) => run(() => { sql().revokeSession.run(sid, userId, expiresAt.toISOString()) }),
-
-    revocationState: (userId, sid) => run(() => {
-      const row = sql().revocationState.get(userId, sid)
-      return { tokenVersion: row?.version ?? null, sessionRevoked: row?.revoked === 1 }
-    }),
-
-    purgeRevokedSessions: (at) => run(() => sql().purgeRevokedSessions.run(at.toISOString()).changes),
+    ...sessionMethods(db, sql, now, run),
 
     ping: () => run(() => { ping.get() }),
 

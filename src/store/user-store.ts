@@ -1,4 +1,8 @@
 // The storage contract every user store (SQLite, PostgreSQL) implements and the contract tests check.
+import type { SessionStore } from './session-store'
+
+export type { NewSession, RevocationState, RotateResult, SessionEndReason, SessionRecord, SessionStore } from './session-store'
+
 export type Role = 'user' | 'admin'
 export const ROLES: readonly Role[] = ['user', 'admin']
 
@@ -48,22 +52,6 @@ export interface ListOptions {
   after?: string
 }
 
-/** A session logged out on its own (hybrid mode): refused until every token it covers has expired. */
-export interface RevokedSession {
-  sid: string
-  userId: string
-  /** When the longest-lived token of the session would have expired; the row may be purged after it. */
-  expiresAt: Date
-}
-
-/** What the hybrid revocation check needs about one (user, session) pair, read in one round trip. */
-export interface RevocationState {
-  /** The user's current token version, or null when the user no longer exists. */
-  tokenVersion: number | null
-  /** Whether the session id is in revoked_sessions (expired rows included until purged). */
-  sessionRevoked: boolean
-}
-
 /** Thrown by `create` when the email is already registered. */
 export class EmailTakenError extends Error {
   readonly code = 'ERR_EMAIL_TAKEN'
@@ -76,7 +64,7 @@ export class StoreUnavailableError extends Error {
   constructor (options?: { cause?: unknown }) { super('the user store is unavailable', options) }
 }
 
-export interface UserStore {
+export interface UserStore extends SessionStore {
   readonly kind: 'sqlite' | 'postgres'
   /** Apply pending versioned migrations. Idempotent. */
   migrate (): Promise<void>
@@ -89,12 +77,6 @@ export interface UserStore {
   update (id: string, patch: UserPatch): Promise<UserRecord | null>
   /** Returns false when the id is unknown. */
   delete (id: string): Promise<boolean>
-  /** Record a revoked session. Idempotent: revoking one sid again keeps the later expiry. */
-  revokeSession (session: RevokedSession): Promise<void>
-  /** The token version of `userId` and whether `sid` is revoked: one read, made on a revocation-cache miss. */
-  revocationState (userId: string, sid: string): Promise<RevocationState>
-  /** Delete revoked sessions whose expiry is at or before `now`; returns how many went. */
-  purgeRevokedSessions (now: Date): Promise<number>
   /** Resolves when the store answers a trivial query; used by /health/ready. */
   ping (): Promise<void>
   close (): Promise<void>

@@ -36,7 +36,7 @@ function fake (overrides: Partial<RevocationCacheOptions> = {}): Fake {
     cache: undefined as unknown as RevocationCache
   }
   const answer = (userId: string, sid: string): RevocationState =>
-    ({ tokenVersion: f.versions.get(userId) ?? null, sessionRevoked: f.revoked.has(sid) })
+    ({ tokenVersion: f.versions.get(userId) ?? null, sessionEnded: f.revoked.has(sid) })
   f.cache = new RevocationCache({
     load: (userId, sid) => {
       f.reads.push([userId, sid])

@@ -4,6 +4,7 @@ import { ManualClock } from '../../src/clock'
 import { ID_PATTERN } from '../../src/lib/ids'
 import { EmailTakenError, StoreUnavailableError } from '../../src/store/user-store'
 import type { NewUser, UserRecord, UserStore } from '../../src/store/user-store'
+import { newSession, SID_A, sessionContract } from './session-contract'
 
 export type MakeStore = (clock: ManualClock) => Promise<UserStore>
 
@@ -200,54 +201,7 @@ export function storeContract (t: Test, name: string, makeStore: MakeStore): voi
       t.equal(again.email, user.email)
     })
 
-    t.test('revocationState: the token version (null for no such user) and whether the sid is revoked', async t => {
-      const { store } = await setup(t)
-      const user = await store.create(newUser())
-      t.strictSame(await store.revocationState(user.id, 'AAAAAAAAAAAAAAAA'), { tokenVersion: 0, sessionRevoked: false })
-      await store.update(user.id, { bumpTokenVersion: true })
-      t.strictSame(await store.revocationState(user.id, 'AAAAAAAAAAAAAAAA'), { tokenVersion: 1, sessionRevoked: false })
-      await store.revokeSession({ sid: 'AAAAAAAAAAAAAAAA', userId: user.id, expiresAt: new Date(START + 60_000) })
-      t.strictSame(await store.revocationState(user.id, 'AAAAAAAAAAAAAAAA'), { tokenVersion: 1, sessionRevoked: true })
-      t.strictSame(await store.revocationState(user.id, 'BBBBBBBBBBBBBBBB'), { tokenVersion: 1, sessionRevoked: false }, 'another sid of the user')
-      t.strictSame(await store.revocationState('0190a000-0000-7000-8000-000000000000', 'AAAAAAAAAAAAAAAA'),
-        { tokenVersion: null, sessionRevoked: true }, 'an unknown user; the sid is looked up on its own')
-      await store.delete(user.id)
-      t.strictSame(await store.revocationState(user.id, 'CCCCCCCCCCCCCCCC'), { tokenVersion: null, sessionRevoked: false }, 'a deleted user')
-    })
-
-    t.test('revokeSession is idempotent and keeps the later expiry; purge deletes rows expired at or before now', async t => {
-      const { clock, store } = await setup(t)
-      const user = await store.create(newUser())
-      const early = { sid: 'early-sid-000000', userId: user.id, expiresAt: new Date(START + 1000) }
-      const late = { sid: 'late-sid-0000000', userId: user.id, expiresAt: new Date(START + 10_000) }
-      await store.revokeSession(early)
-      await store.revokeSession(late)
-      await store.revokeSession({ ...late, expiresAt: new Date(START + 5000) })
-      await store.revokeSession({ ...early, expiresAt: new Date(START + 2000) })
-      // A row for a user that is gone (or never was): logout racing a deletion must not fail.
-      await store.revokeSession({ sid: 'orphan-sid-00000', userId: '0190a000-0000-7000-8000-000000000000', expiresAt: new Date(START + 1000) })
-
-      t.equal(await store.purgeRevokedSessions(new Date(START + 999)), 0, 'nothing expired yet')
-      t.equal(await store.purgeRevokedSessions(new Date(START + 1000)), 1, 'expiry is inclusive: the orphan goes')
-      t.equal((await store.revocationState(user.id, early.sid)).sessionRevoked, true, 'early was extended to +2 s')
-      clock.advance(5000)
-      t.equal(await store.purgeRevokedSessions(new Date(START + 5000)), 1, 'early goes at +2 s, late stays (its +10 s was kept)')
-      t.equal((await store.revocationState(user.id, early.sid)).sessionRevoked, false)
-      t.equal((await store.revocationState(user.id, late.sid)).sessionRevoked, true)
-      t.equal(await store.purgeRevokedSessions(new Date(START + 10_000)), 1)
-      t.equal((await store.revocationState(user.id, late.sid)).sessionRevoked, false)
-      t.equal(await store.purgeRevokedSessions(new Date(START + 10_000)), 0)
-    })
-
-    t.test('concurrent revocations of one sid: one row, no error', async t => {
-      const { store } = await setup(t)
-      const user = await store.create(newUser())
-      await Promise.all(Array.from({ length: 10 }, (_, i) =>
-        store.revokeSession({ sid: 'racing-sid-00000', userId: user.id, expiresAt: new Date(START + 1000 * (i + 1)) })))
-      t.equal((await store.revocationState(user.id, 'racing-sid-00000')).sessionRevoked, true)
-      t.equal(await store.purgeRevokedSessions(new Date(START + 9999)), 0, 'the latest expiry (+10 s) won')
-      t.equal(await store.purgeRevokedSessions(new Date(START + 10_000)), 1, 'exactly one row')
-    })
+    sessionContract(t, setup)
 
     t.test('migrate is idempotent', async t => {
       const { store } = await setup(t)
@@ -274,9 +228,15 @@ export function storeContract (t: Test, name: string, makeStore: MakeStore): voi
         ['list', () => store.list({ limit: 10 })],
         ['update', () => store.update(user.id, { name: 'x' })],
         ['delete', () => store.delete(user.id)],
-        ['revokeSession', () => store.revokeSession({ sid: 'closed-sid-00000', userId: user.id, expiresAt: new Date(START) })],
-        ['revocationState', () => store.revocationState(user.id, 'closed-sid-00000')],
-        ['purgeRevokedSessions', () => store.purgeRevokedSessions(new Date(START))]
+        ['createSession', () => store.createSession(newSession(user.id), { maxPerUser: 5 })],
+        ['rotateSession', () => store.rotateSession(SID_A, 0, { ip: null })],
+        ['findSession', () => store.findSession(SID_A)],
+        ['listActiveSessions', () => store.listActiveSessions(user.id)],
+        ['endSession', () => store.endSession(SID_A, 'logout')],
+        ['endUserSessions', () => store.endUserSessions(user.id, 'logout_all')],
+        ['recordEndedSession', () => store.recordEndedSession({ id: SID_A, userId: user.id, expiresAt: new Date(START), reason: 'logout' })],
+        ['revocationState', () => store.revocationState(user.id, SID_A)],
+        ['purgeSessions', () => store.purgeSessions(new Date(START), 10)]
       ]
       for (const [method, call] of calls) {
         const err = await rejection(call())

@@ -1,7 +1,7 @@
 // Runs the store contract against PostgreSQL, each store in its own schema, plus PostgreSQL-only behaviour.
 // Needs a server (CI starts one): TEST_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/test.
 import { randomBytes } from 'node:crypto'
-import { readdirSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
 import t from 'tap'
@@ -13,12 +13,15 @@ import { createPostgresStore } from '../../src/store/postgres-store'
 import type { PostgresStoreOptions } from '../../src/store/postgres-store'
 import { EmailTakenError, StoreUnavailableError } from '../../src/store/user-store'
 import type { NewUser, UserStore } from '../../src/store/user-store'
+import { newId } from '../../src/lib/ids'
 import { storeContract } from './contract'
+import { checkRevokedSessionsMigrated } from './session-contract'
 
 const BASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 const START = Date.UTC(2026, 0, 1, 12, 0, 0, 123)
 
-const migrationFiles = readdirSync(path.join(__dirname, '../../src/store/migrations/postgres'))
+const MIGRATIONS_DIR = path.join(__dirname, '../../src/store/migrations/postgres')
+const migrationFiles = readdirSync(MIGRATIONS_DIR)
   .filter(name => /^\d+_.+\.sql$/.test(name))
   .sort()
 
@@ -128,7 +131,7 @@ t.test('postgres', async t => {
     })))
     const { rows: tables } = await admin.query(
       'SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name', [schema])
-    t.strictSame(tables.map(r => r.table_name), ['revoked_sessions', 'schema_migrations', 'users'])
+    t.strictSame(tables.map(r => r.table_name), ['schema_migrations', 'sessions', 'users'])
 
     // And later runs (a restart) apply nothing again.
     clock.advance(60_000)
@@ -251,6 +254,36 @@ t.test('postgres', async t => {
     await new Promise(resolve => setTimeout(resolve, 200))
     t.equal(await store.ping(), undefined, 'new connections replace the dead ones')
     t.equal((await store.list({ limit: 1 })).length, 0)
+  })
+
+  t.test('migration 004 turns revoked_sessions rows into ended sessions, then drops the table', async t => {
+    const schema = await freshSchema()
+    // A schema as release 003 left it: migrations 001-003 applied by hand, one logout recorded.
+    const client = await admin.connect()
+    try {
+      await client.query(`SET search_path = ${schema}`)
+      await client.query('CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL)')
+      for (const name of migrationFiles.filter(name => Number(name.split('_')[0]) <= 3)) {
+        await client.query(readFileSync(path.join(MIGRATIONS_DIR, name), 'utf8'))
+        await client.query('INSERT INTO schema_migrations VALUES ($1, $2, now())', [Number(name.split('_')[0]), name])
+      }
+      const userId = newId()
+      await client.query(`INSERT INTO users (id, email, role, password_hash, created_at, updated_at)
+        VALUES ($1, 'ada@example.io', 'user', 'h', now(), now())`, [userId])
+      const rows = { userId, sid: 'revoked-sid-0000', orphanSid: 'orphan-sid-00000', expiresAt: new Date('2026-01-10T00:00:00.000Z') }
+      await client.query('INSERT INTO revoked_sessions (sid, user_id, expires_at) VALUES ($1, $2, $4), ($3, $5, $4)',
+        [rows.sid, userId, rows.orphanSid, rows.expiresAt.toISOString(), newId()])
+      await client.query('RESET search_path')
+
+      const store = storeIn(schema, new ManualClock(START))
+      t.teardown(() => dropOnClose(store, schema).close())
+      await store.migrate()
+      await checkRevokedSessionsMigrated(t, store, rows)
+      const { rows: [table] } = await admin.query('SELECT to_regclass($1) AS oid', [`${schema}.revoked_sessions`])
+      t.equal(table.oid, null, 'revoked_sessions is gone')
+    } finally {
+      client.release()
+    }
   })
 
   t.test('createStore picks PostgreSQL for postgres:// and postgresql:// URLs', async t => {

@@ -1,13 +1,16 @@
 // Runs the store contract against SQLite in memory and on disk, plus file-only behaviour (migrations, file modes).
-import { chmodSync, existsSync, readdirSync, statSync } from 'node:fs'
+import { chmodSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
 import Database from 'better-sqlite3'
 import { ManualClock } from '../../src/clock'
 import { createSqliteStore } from '../../src/store/sqlite-store'
+import { newId } from '../../src/lib/ids'
 import { storeContract } from './contract'
+import { checkRevokedSessionsMigrated } from './session-contract'
 
-const migrationFiles = readdirSync(path.join(__dirname, '../../src/store/migrations/sqlite'))
+const MIGRATIONS_DIR = path.join(__dirname, '../../src/store/migrations/sqlite')
+const migrationFiles = readdirSync(MIGRATIONS_DIR)
   .filter(name => /^\d+_.+\.sql$/.test(name))
   .sort()
 
@@ -119,4 +122,33 @@ t.test('finding 8: an existing database readable by others is tightened to 0600 
   t.equal(modeOf(dir), '755')
   t.match(warnings.find(w => w.path === dir), { mode: '755', msg: /chmod 700/ })
   t.equal(other.prepare('SELECT x FROM t').pluck().get(), 1, 'the other connection still works')
+})
+
+t.test('migration 004 turns revoked_sessions rows into ended sessions, then drops the table', async t => {
+  const file = path.join(t.testdir(), 'tessera.db')
+  const clock = new ManualClock(Date.UTC(2026, 0, 1))
+  // A database as release 003 left it: migrations 001-003 applied by hand, one logout recorded.
+  const db = new Database(file)
+  db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)')
+  for (const name of migrationFiles.filter(name => Number(name.split('_')[0]) <= 3)) {
+    db.exec(readFileSync(path.join(MIGRATIONS_DIR, name), 'utf8'))
+    db.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(Number(name.split('_')[0]), name, '2025-12-01T00:00:00.000Z')
+  }
+  const userId = newId()
+  db.prepare(`INSERT INTO users (id, email, role, password_hash, created_at, updated_at)
+    VALUES (?, 'ada@example.io', 'user', 'h', '2025-12-01T00:00:00.000Z', '2025-12-01T00:00:00.000Z')`).run(userId)
+  const rows = { userId, sid: 'revoked-sid-0000', orphanSid: 'orphan-sid-00000', expiresAt: new Date('2026-01-10T00:00:00.000Z') }
+  const revoke = db.prepare('INSERT INTO revoked_sessions (sid, user_id, expires_at) VALUES (?, ?, ?)')
+  revoke.run(rows.sid, userId, rows.expiresAt.toISOString())
+  revoke.run(rows.orphanSid, newId(), rows.expiresAt.toISOString())
+  db.close()
+
+  const store = createSqliteStore({ path: file, clock })
+  t.teardown(() => store.close())
+  await store.migrate()
+  await checkRevokedSessionsMigrated(t, store, rows)
+  await store.close()
+  const after = new Database(file, { readonly: true })
+  t.teardown(() => after.close())
+  t.equal(after.prepare("SELECT count(*) FROM sqlite_master WHERE name = 'revoked_sessions'").pluck().get(), 0, 'revoked_sessions is gone')
 })
