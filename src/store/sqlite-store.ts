@@ -5,8 +5,8 @@ import Database from 'better-sqlite3'
 import { newId } from '../lib/ids'
 import { listMigrations } from './migrations'
 import type { Clock } from '../clock'
-import { EmailTakenError, StoreUnavailableError } from './user-store'
-import type { Role, UserRecord, UserStore } from './user-store'
+import { EmailTakenError, LastAdminError, StoreUnavailableError, losesActiveAdmin } from './user-store'
+import type { Role, UserPatch, UserRecord, UserStore } from './user-store'
 
 const MIGRATIONS_DIR = path.join(__dirname, 'migrations', 'sqlite')
 const BUSY_TIMEOUT_MS = 5000
@@ -66,6 +66,7 @@ function prepareStatements (db: Database.Database) {
       WHERE id = @id AND (@ifTokenVersion IS NULL OR token_version = @ifTokenVersion)
       RETURNING *`),
     delete: db.prepare<[string]>('DELETE FROM users WHERE id = ?'),
+    otherActiveAdmin: db.prepare<[string], number>("SELECT 1 FROM users WHERE id <> ? AND role = 'admin' AND disabled = 0 LIMIT 1").pluck(),
     revokeSession: db.prepare<[string, string, string]>(`
       INSERT INTO revoked_sessions (sid, user_id, expires_at) VALUES (?, ?, ?)
       ON CONFLICT (sid) DO UPDATE SET expires_at = MAX(expires_at, excluded.expires_at)`),
@@ -102,6 +103,18 @@ export function createSqliteStore (options: SqliteStoreOptions): UserStore {
     if (!db.open) return new StoreUnavailableError({ cause: err })
     return err
   }
+  /**
+   * The check and the write in one IMMEDIATE transaction: it holds the write lock from the read on, so two
+   * administrators demoting each other (from any process on this file) cannot both see the other as active.
+   */
+  const keepingAnAdmin = <T>(id: string, patch: UserPatch | undefined, write: () => T): T => db.transaction(() => {
+    const row = sql().byId.get(id)
+    // A compare-and-set that will not apply changes nothing, so it cannot remove anyone.
+    const applies = row !== undefined && (patch?.ifTokenVersion === undefined || patch.ifTokenVersion === row.token_version)
+    if (applies && losesActiveAdmin(toRecord(row), patch) && sql().otherActiveAdmin.get(id) === undefined) throw new LastAdminError()
+    return write()
+  }).immediate()
+
   const run = async <T>(fn: () => T): Promise<T> => {
     try {
       return fn()
@@ -156,22 +169,28 @@ export function createSqliteStore (options: SqliteStoreOptions): UserStore {
     list: ({ limit, after }) => run(() => sql().list.all(after ?? '', limit).map(toRecord)),
 
     update: (id, patch) => run(() => {
-      const row = sql().update.get({
-        id,
-        setName: patch.name !== undefined ? 1 : 0,
-        name: patch.name ?? null,
-        role: patch.role ?? null,
-        disabled: patch.disabled === undefined ? null : Number(patch.disabled),
-        passwordHash: patch.passwordHash ?? null,
-        emailVerified: patch.emailVerified === undefined ? null : Number(patch.emailVerified),
-        bump: patch.bumpTokenVersion === true ? 1 : 0,
-        ifTokenVersion: patch.ifTokenVersion ?? null,
-        now: now()
-      })
-      return row === undefined ? null : toRecord(row)
+      const apply = (): UserRecord | null => {
+        const row = sql().update.get({
+          id,
+          setName: patch.name !== undefined ? 1 : 0,
+          name: patch.name ?? null,
+          role: patch.role ?? null,
+          disabled: patch.disabled === undefined ? null : Number(patch.disabled),
+          passwordHash: patch.passwordHash ?? null,
+          emailVerified: patch.emailVerified === undefined ? null : Number(patch.emailVerified),
+          bump: patch.bumpTokenVersion === true ? 1 : 0,
+          ifTokenVersion: patch.ifTokenVersion ?? null,
+          now: now()
+        })
+        return row === undefined ? null : toRecord(row)
+      }
+      return patch.keepActiveAdmin === true ? keepingAnAdmin(id, patch, apply) : apply()
     }),
 
-    delete: (id) => run(() => sql().delete.run(id).changes > 0),
+    delete: (id, options) => run(() => {
+      const remove = (): boolean => sql().delete.run(id).changes > 0
+      return options?.keepActiveAdmin === true ? keepingAnAdmin(id, undefined, remove) : remove()
+    }),
 
     revokeSession: ({ sid, userId, expiresAt }) => run(() => { sql().revokeSession.run(sid, userId, expiresAt.toISOString()) }),
 
