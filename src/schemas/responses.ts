@@ -55,8 +55,12 @@ export const bearerProblems = {
   ...commonProblems
 }
 
+/** The administration routes check the caller's current account, not only the token's role claim. */
 export const forbiddenProblem = {
-  403: problemResponse('The token lacks the required role (error="insufficient_scope")', { 'www-authenticate': WWW_AUTHENTICATE })
+  403: problemResponse(
+    'The token lacks the admin role, or the caller\'s account is no longer an administrator (ERR_FORBIDDEN, error="insufficient_scope") ' +
+    'or is disabled (ERR_ACCOUNT_DISABLED)',
+    { 'www-authenticate': WWW_AUTHENTICATE })
 }
 
 export const rateLimited = { 429: problemResponse('Too many requests', RATE_LIMIT_HEADERS) }

@@ -22,12 +22,15 @@ function decodeCursor (cursor: string): string {
 }
 
 const notFound = { 404: problemResponse('No user has this id') }
+const lastAdmin = { 409: problemResponse('The change would leave no enabled administrator (ERR_LAST_ADMIN); nothing changed') }
 const admin = { ...bearerProblems, ...forbiddenProblem, ...unavailable }
 
 const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async (app, { accounts }) => {
   app.addHook('onRequest', app.authenticate)
   // onRequest, not preHandler: decide authorisation before parsing or validating anything a non-admin sent.
   app.addHook('onRequest', app.requireRole('admin'))
+  // The claim alone would let a demoted, disabled or deleted admin act (and undo that) until its token expires.
+  app.addHook('onRequest', async (request) => { await accounts.actingAdmin(request.auth!.sub) })
   const store = accounts.store
 
   app.get('/', {
@@ -61,12 +64,15 @@ const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async (app, {
 
   app.patch('/:id', {
     schema: {
-      tags: ['users'], summary: 'Change role or disable (disabling revokes every session)', security: bearerSecurity(),
+      tags: ['users'],
+      summary: 'Change role or disable (either revokes the user\'s sessions; refused for the last enabled admin)',
+      security: bearerSecurity(),
       params: UserIdParamsSchema, body: AdminPatchBodySchema,
       response: {
         200: jsonResponse(Type.Ref('User'), 'The updated user'),
         ...admin,
         ...notFound,
+        ...lastAdmin,
         413: problemResponse('Body too large'),
         415: problemResponse('Content-Type must be application/json')
       }
@@ -77,8 +83,8 @@ const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async (app, {
 
   app.delete('/:id', {
     schema: {
-      tags: ['users'], summary: 'Delete a user', security: bearerSecurity(), params: UserIdParamsSchema,
-      response: { 204: noContent('Deleted'), ...admin, ...notFound }
+      tags: ['users'], summary: 'Delete a user (not the last enabled admin)', security: bearerSecurity(), params: UserIdParamsSchema,
+      response: { 204: noContent('Deleted'), ...admin, ...notFound, ...lastAdmin }
     }
   }, async (request, reply) => {
     if (!await accounts.deleteUser(request.params.id)) throw Problems.userNotFound()
