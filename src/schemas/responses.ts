@@ -32,8 +32,11 @@ export const jsonResponse = (schema: TSchema, description: string, headers?: Hea
 
 export const noContent = (description: string) => ({ type: 'null', description })
 
-const NO_STORE = { 'cache-control': Type.String({ description: 'no-store: the body carries tokens' }) }
-export const tokenResponse = (schema: TSchema, description: string) => jsonResponse(schema, description, NO_STORE)
+const noStore = (why: string): Headers => ({ 'cache-control': Type.String({ description: `no-store: ${why}` }) })
+export const tokenResponse = (schema: TSchema, description: string) => jsonResponse(schema, description, noStore('the body carries tokens'))
+/** An account or a list of them: sent with no-store (src/routes/no-store.ts). */
+export const personalResponse = (schema: TSchema, description: string) =>
+  jsonResponse(schema, description, noStore('the body carries personal data'))
 
 /** Problems every route can answer with. */
 export const commonProblems = {

@@ -4,10 +4,11 @@ import { Type } from '@sinclair/typebox'
 import { AuthResultSchema } from '../../schemas/auth'
 import { ChangePasswordBodySchema, DeleteMeBodySchema, UpdateMeBodySchema } from '../../schemas/me'
 import {
-  bearerProblems, bearerSecurity, jsonResponse, noContent, problemResponse, tokenResponse, unavailable
+  bearerProblems, bearerSecurity, noContent, personalResponse, problemResponse, tokenResponse, unavailable
 } from '../../schemas/responses'
 import { toUser } from '../../schemas/user'
 import type { AccountService } from '../../services/account-service'
+import { noStore } from '../no-store'
 
 export interface MeRoutesOptions { accounts: AccountService }
 
@@ -21,11 +22,12 @@ const userRef = Type.Ref('User')
 
 const meRoutes: FastifyPluginAsyncTypebox<MeRoutesOptions> = async (app, { accounts }) => {
   app.addHook('onRequest', app.authenticate)
+  app.addHook('onSend', noStore)
 
   app.get('/', {
     schema: {
       tags: ['me'], summary: 'The caller\'s account', security: bearerSecurity(),
-      response: { 200: jsonResponse(userRef, 'The account'), ...bearerProblems, ...unavailable }
+      response: { 200: personalResponse(userRef, 'The account'), ...bearerProblems, ...unavailable }
     }
   }, async (request) => {
     return toUser(await accounts.existing(accounts.store.findById(request.auth!.sub)))
@@ -34,7 +36,7 @@ const meRoutes: FastifyPluginAsyncTypebox<MeRoutesOptions> = async (app, { accou
   app.patch('/', {
     schema: {
       tags: ['me'], summary: 'Update the caller\'s profile', security: bearerSecurity(), body: UpdateMeBodySchema,
-      response: { 200: jsonResponse(userRef, 'The updated account'), ...bodyOnBearer, ...unavailable }
+      response: { 200: personalResponse(userRef, 'The updated account'), ...bodyOnBearer, ...unavailable }
     }
   }, async (request) => {
     return toUser(await accounts.existing(accounts.store.update(request.auth!.sub, { name: request.body.name })))
@@ -48,9 +50,9 @@ const meRoutes: FastifyPluginAsyncTypebox<MeRoutesOptions> = async (app, { accou
       body: ChangePasswordBodySchema,
       response: { 200: tokenResponse(AuthResultSchema, 'Fresh tokens for this session'), ...bodyOnBearer, ...wrongPassword, ...unavailable }
     }
-  }, async (request, reply) => {
+  }, async (request) => {
     const { user, tokens } = await accounts.changePassword(request.auth!.sub, request.body)
-    return reply.header('cache-control', 'no-store').send({ user: toUser(user), tokenType: 'Bearer' as const, ...tokens })
+    return { user: toUser(user), tokenType: 'Bearer' as const, ...tokens }
   })
 
   app.delete('/', {

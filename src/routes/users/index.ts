@@ -3,11 +3,12 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { Problems } from '../../lib/problem'
 import {
-  bearerProblems, bearerSecurity, forbiddenProblem, jsonResponse, noContent, problemResponse, unavailable
+  bearerProblems, bearerSecurity, forbiddenProblem, noContent, personalResponse, problemResponse, unavailable
 } from '../../schemas/responses'
 import { toUser } from '../../schemas/user'
 import { AdminPatchBodySchema, LIST_LIMIT_DEFAULT, ListUsersQuerySchema, UserIdParamsSchema, UserListSchema } from '../../schemas/users'
 import { guardStore, type AccountService } from '../../services/account-service'
+import { noStore } from '../no-store'
 
 export interface UsersRoutesOptions { accounts: AccountService }
 
@@ -31,13 +32,14 @@ const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async (app, {
   app.addHook('onRequest', app.requireRole('admin'))
   // The claim alone would let a demoted, disabled or deleted admin act (and undo that) until its token expires.
   app.addHook('onRequest', async (request) => { await accounts.actingAdmin(request.auth!.sub) })
+  app.addHook('onSend', noStore)
   const store = accounts.store
 
   app.get('/', {
     schema: {
       tags: ['users'], summary: 'List users (keyset pagination, creation order)', security: bearerSecurity(),
       querystring: ListUsersQuerySchema,
-      response: { 200: jsonResponse(UserListSchema, 'A page of users'), ...admin }
+      response: { 200: personalResponse(UserListSchema, 'A page of users'), ...admin }
     }
   }, async (request) => {
     const { limit = LIST_LIMIT_DEFAULT, cursor } = request.query
@@ -54,7 +56,7 @@ const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async (app, {
   app.get('/:id', {
     schema: {
       tags: ['users'], summary: 'One user', security: bearerSecurity(), params: UserIdParamsSchema,
-      response: { 200: jsonResponse(Type.Ref('User'), 'The user'), ...admin, ...notFound }
+      response: { 200: personalResponse(Type.Ref('User'), 'The user'), ...admin, ...notFound }
     }
   }, async (request) => {
     const user = await guardStore(store.findById(request.params.id))
@@ -69,7 +71,7 @@ const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async (app, {
       security: bearerSecurity(),
       params: UserIdParamsSchema, body: AdminPatchBodySchema,
       response: {
-        200: jsonResponse(Type.Ref('User'), 'The updated user'),
+        200: personalResponse(Type.Ref('User'), 'The updated user'),
         ...admin,
         ...notFound,
         ...lastAdmin,
