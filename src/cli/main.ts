@@ -31,7 +31,8 @@ export const USAGE = `usage: npm run cli -- <command>
   users list [--limit N] [--json]
                         id, email, role, disabled, createdAt (a table, or JSON lines)
   users disable --email E
-                        disable the account and revoke every session (token version bump)
+                        disable the account and revoke every session (token version bump);
+                        refused for the last enabled admin (create another admin first)
   users enable --email E
                         allow the account to log in again
   migrate               apply pending database migrations
@@ -177,7 +178,8 @@ async function usersSetDisabled (command: string, disabled: boolean, args: strin
   const raw = required(command, values.email, '--email')
   const { before, after } = await withAccounts(io, async ({ store, accounts }) => {
     const user = await findByEmail(store, raw)
-    // The admin route's rule: disabling bumps the token version, so every refresh token dies now.
+    // The admin route's rules: disabling bumps the token version, so every refresh token dies now, and the
+    // last enabled administrator is refused (ERR_LAST_ADMIN).
     return { before: user, after: await accounts.adminUpdate(user.id, { disabled }) }
   })
   if (before.disabled === disabled) {

@@ -11,7 +11,7 @@ export const PROBLEM_CODES = [
   'ERR_ACCOUNT_DISABLED', 'ERR_AUTH_MALFORMED', 'ERR_AUTH_REQUIRED', 'ERR_BAD_REQUEST', 'ERR_EMAIL_TAKEN', 'ERR_FORBIDDEN',
   'ERR_EMAIL_ALREADY_VERIFIED', 'ERR_EMAIL_NOT_VERIFIED', 'ERR_RESET_TOKEN_EXPIRED', 'ERR_RESET_TOKEN_INVALID',
   'ERR_VERIFY_TOKEN_EXPIRED', 'ERR_VERIFY_TOKEN_INVALID',
-  'ERR_HEADERS_TOO_LARGE', 'ERR_INTERNAL', 'ERR_INVALID_CREDENTIALS', 'ERR_MALFORMED_JSON', 'ERR_NOT_FOUND',
+  'ERR_HEADERS_TOO_LARGE', 'ERR_INTERNAL', 'ERR_INVALID_CREDENTIALS', 'ERR_LAST_ADMIN', 'ERR_MALFORMED_JSON', 'ERR_NOT_FOUND',
   'ERR_PASSWORD_COMMON', 'ERR_PASSWORD_MALFORMED', 'ERR_PASSWORD_TOO_LONG', 'ERR_PASSWORD_TOO_SHORT', 'ERR_PAYLOAD_TOO_LARGE',
   'ERR_RATE_LIMITED', 'ERR_REFRESH_TOKEN_EXPIRED', 'ERR_REFRESH_TOKEN_INVALID', 'ERR_REFRESH_TOKEN_REVOKED',
   'ERR_REQUEST_TIMEOUT', 'ERR_SERVICE_UNAVAILABLE', 'ERR_SESSION_EXPIRED', 'ERR_TOKEN_EXPIRED', 'ERR_TOKEN_INVALID',
@@ -148,6 +148,11 @@ export const Problems = {
   }),
   validation: (errors: FieldError[], detail = 'The request is invalid') => new ProblemError({
     status: 400, code: 'ERR_VALIDATION', title: 'Invalid request', detail, errors
+  }),
+  /** Demoting, disabling or deleting the only enabled administrator would leave nobody to administer the service. */
+  lastAdmin: () => new ProblemError({
+    status: 409, code: 'ERR_LAST_ADMIN', title: 'Last administrator',
+    detail: 'This change would leave no active administrator; make another account an enabled administrator first'
   }),
   userNotFound: () => new ProblemError({ status: 404, code: 'ERR_USER_NOT_FOUND', title: 'User not found', detail: 'No user has this id' }),
   /** Sent by the server's client-error handler: Node refuses the request before any route runs. */

@@ -48,8 +48,8 @@ export const jsonResponse = (schema: TSchema, description: string, headers?: Hea
 
 export const noContent = (description: string) => ({ type: 'null', description })
 
-const NO_STORE = { 'cache-control': Type.String({ description: 'no-store: the body carries tokens' }) }
-export const tokenResponse = (schema: TSchema, description: string) => jsonResponse(schema, description, NO_STORE)
+const noStore = (why: string): Headers => ({ 'cache-control': Type.String({ description: `no-store: ${why}` }) })
+export const tokenResponse = (schema: TSchema, description: string) => jsonResponse(schema, description, noStore('the body carries tokens'))
 
 /** The responses of a rate-limited route that leave after the limits ran, so they carry RateLimit and RateLimit-Policy. */
 export function counted<T extends Record<number, Response>> (responses: T): T {
@@ -109,8 +109,11 @@ export const bearerBodyProblems = {
   ...wrongMediaType
 }
 
+/** The administration routes check the caller's current account, not only the token's role claim. */
 export const forbiddenProblem = {
-  403: problemResponse('The token lacks the required role (error="insufficient_scope")', [Problems.insufficientScope('admin')], { 'www-authenticate': WWW_AUTHENTICATE })
+  403: problemResponse(
+    'The token lacks the admin role, or the caller\'s account is no longer an administrator (error="insufficient_scope") or is disabled',
+    [Problems.insufficientScope('admin'), Problems.accountDisabled()], { 'www-authenticate': WWW_AUTHENTICATE })
 }
 
 export const rateLimited = {
@@ -127,3 +130,10 @@ export const unavailable = {
 export const bearerSecurity = (): Array<{ bearerAuth: string[] }> => [{ bearerAuth: [] }]
 /** Public operations say so: without `security`, linters and generators cannot tell "public" from "forgotten". */
 export const noSecurity = (): never[] => []
+
+/** Every answer of the /v1/me and /v1/users routes, errors included, carries no-store (src/routes/no-store.ts). */
+export function personal<T extends Record<number, Response>> (responses: T): T {
+  const header = noStore('the answer concerns an account')
+  return Object.fromEntries(Object.entries(responses).map(([status, response]: [string, Response]) =>
+    [status, { ...response, headers: { ...response.headers, ...header } }])) as T
+}

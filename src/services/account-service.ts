@@ -7,7 +7,7 @@ import { Problems } from '../lib/problem'
 import type { Revocations } from '../revocation/revocations'
 import type { AccessClaims, RefreshClaims } from '../tokens/claims'
 import type { IssuedTokens, TokenIssuer } from '../tokens/token-issuer'
-import { EmailTakenError, StoreUnavailableError, type Role, type UserRecord, type UserStore } from '../store/user-store'
+import { EmailTakenError, LastAdminError, StoreUnavailableError, type Role, type UserRecord, type UserStore } from '../store/user-store'
 
 export interface AccountServiceDeps {
   store: UserStore
@@ -26,12 +26,13 @@ export interface Session { user: UserRecord, tokens: IssuedTokens }
 
 const codePoints = (s: string): number => [...s].length
 
-/** Store failures become a 503 with Retry-After; everything else passes through. */
+/** Store failures become a 503 with Retry-After, a refused last-admin removal a 409; everything else passes through. */
 export async function guardStore<T> (work: Promise<T>): Promise<T> {
   try {
     return await work
   } catch (err) {
     if (err instanceof StoreUnavailableError) throw Problems.storeUnavailable()
+    if (err instanceof LastAdminError) throw Problems.lastAdmin()
     throw err
   }
 }
@@ -174,19 +175,34 @@ export class AccountService {
     this.revoked(user.id, null)
   }
 
-  /** Admin deletion; false when the id is unknown. */
+  /**
+   * The caller of an administration route or command, read from the store on every call: the role claim of an
+   * access token outlives a demotion, disabling or deletion by up to its TTL, and must not let the old admin
+   * undo it. A deleted account is answered as an invalid token, as on every other route.
+   */
+  async actingAdmin (userId: string): Promise<UserRecord> {
+    const user = await this.existing(this.deps.store.findById(userId))
+    if (user.disabled) throw Problems.accountDisabled()
+    if (user.role !== 'admin') throw Problems.insufficientScope('admin')
+    return user
+  }
+
+  /** Admin deletion; false when the id is unknown. The last active administrator is refused (409). */
   async deleteUser (id: string): Promise<boolean> {
-    const deleted = await guardStore(this.deps.store.delete(id))
+    const deleted = await guardStore(this.deps.store.delete(id, { keepActiveAdmin: true }))
     if (deleted) this.revoked(id, null)
     return deleted
   }
 
-  /** Admin update: disabling revokes every session of the user (a token version bump). */
+  /**
+   * Admin update. Disabling and role changes revoke every session of the user (a token version bump), so no
+   * token keeps a role the account no longer has; the last active administrator cannot be demoted or disabled (409).
+   */
   async adminUpdate (id: string, patch: { role?: Role, disabled?: boolean }): Promise<UserRecord> {
     const user = await guardStore(this.deps.store.findById(id))
     if (user === null) throw Problems.userNotFound()
-    const bump = patch.disabled === true && !user.disabled
-    const updated = await guardStore(this.deps.store.update(id, { ...patch, bumpTokenVersion: bump }))
+    const bump = (patch.disabled === true && !user.disabled) || (patch.role !== undefined && patch.role !== user.role)
+    const updated = await guardStore(this.deps.store.update(id, { ...patch, bumpTokenVersion: bump, keepActiveAdmin: true }))
     if (updated === null) throw Problems.userNotFound()
     if (bump) this.revoked(updated.id, updated.tokenVersion)
     return updated

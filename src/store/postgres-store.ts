@@ -6,8 +6,8 @@ import type { PoolClient } from 'pg'
 import { newId } from '../lib/ids'
 import { listMigrations, type Migration } from './migrations'
 import type { Clock } from '../clock'
-import { EmailTakenError, StoreUnavailableError } from './user-store'
-import type { Role, UserRecord, UserStore } from './user-store'
+import { EmailTakenError, LastAdminError, StoreUnavailableError, losesActiveAdmin } from './user-store'
+import type { Role, UserPatch, UserRecord, UserStore } from './user-store'
 import { sessionMethods } from './postgres-sessions'
 
 const MIGRATIONS_DIR = path.join(__dirname, 'migrations', 'postgres')
@@ -19,6 +19,12 @@ const EMAIL_INDEX = 'users_email_key'
  * a wait only happens while another instance is migrating.
  */
 const MIGRATION_LOCK_KEY = 0x746573736572
+/**
+ * Advisory lock key ("admins" in ASCII) taken by every write guarded by `keepActiveAdmin`. Under READ COMMITTED
+ * two administrators demoting each other at once would each still see the other as active and both succeed;
+ * serialised on this lock, the second one's check sees the first one's commit.
+ */
+const ADMIN_GUARD_LOCK_KEY = 0x61646d696e73
 
 const DEFAULT_POOL_SIZE = 10
 const DEFAULT_CONNECT_TIMEOUT_MS = 3000
@@ -118,7 +124,7 @@ export function createPostgresStore (options: PostgresStoreOptions): UserStore {
   let closing: Promise<void> | undefined
 
   const translate = (err: unknown): unknown => {
-    if (err instanceof EmailTakenError || err instanceof StoreUnavailableError) return err
+    if (err instanceof EmailTakenError || err instanceof LastAdminError || err instanceof StoreUnavailableError) return err
     const pgErr = err as { code?: unknown, constraint?: unknown }
     if (pgErr.code === '23505' && pgErr.constraint === EMAIL_INDEX) return new EmailTakenError()
     // Anything failing once close() has begun is the closed pool speaking.
@@ -136,6 +142,57 @@ export function createPostgresStore (options: PostgresStoreOptions): UserStore {
   const queryRows = async (text: string, values: unknown[]): Promise<UserRow[]> =>
     (await pool.query<UserRow>(text, values)).rows
   const one = (rows: UserRow[]): UserRecord | null => rows.length === 0 ? null : toRecord(rows[0])
+  type Querier = Pick<PoolClient, 'query'>
+
+  /** One UPDATE naming only the given fields; the token version bump happens in the same row write. */
+  const updateRows = async (db: Querier, id: string, patch: UserPatch): Promise<UserRow[]> => {
+    const values: unknown[] = [id]
+    const param = (value: unknown): string => { values.push(value); return `$${values.length}` }
+    const sets: string[] = []
+    if (patch.name !== undefined) sets.push(`name = ${param(patch.name)}`)
+    if (patch.role !== undefined) sets.push(`role = ${param(patch.role)}`)
+    if (patch.disabled !== undefined) sets.push(`disabled = ${param(patch.disabled)}`)
+    if (patch.passwordHash !== undefined) sets.push(`password_hash = ${param(patch.passwordHash)}`)
+    if (patch.emailVerified !== undefined) sets.push(`email_verified = ${param(patch.emailVerified)}`)
+    if (patch.bumpTokenVersion === true) sets.push('token_version = token_version + 1')
+    sets.push(`updated_at = ${param(now())}`)
+    // Under READ COMMITTED a racing UPDATE waits for the row lock, then re-checks this condition
+    // against the committed row: of two resets with one token, only the first matches.
+    const where = patch.ifTokenVersion === undefined ? 'id = $1' : `id = $1 AND token_version = ${param(patch.ifTokenVersion)}`
+    return (await db.query<UserRow>(`UPDATE users SET ${sets.join(', ')} WHERE ${where} RETURNING ${COLUMNS}`, values)).rows
+  }
+
+  /** The last-admin check and the write in one transaction, serialised with every other guarded write. */
+  const keepingAnAdmin = async <T>(id: string, patch: UserPatch | undefined, write: (db: Querier) => Promise<T>): Promise<T> => {
+    const client = await pool.connect()
+    // While checked out, the pool's idle listener is detached; a dying connection must not crash us.
+    const onError = (): void => {}
+    client.on('error', onError)
+    let broken: Error | undefined
+    try {
+      await client.query('BEGIN')
+      await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [ADMIN_GUARD_LOCK_KEY])
+      const target = one((await client.query<UserRow>(`SELECT ${COLUMNS} FROM users WHERE id = $1`, [id])).rows)
+      // A compare-and-set that will not apply changes nothing, so it cannot remove anyone.
+      const applies = target !== null && (patch?.ifTokenVersion === undefined || patch.ifTokenVersion === target.tokenVersion)
+      if (applies && losesActiveAdmin(target, patch)) {
+        const other = await client.query("SELECT 1 FROM users WHERE id <> $1 AND role = 'admin' AND NOT disabled LIMIT 1", [id])
+        if (other.rowCount === 0) throw new LastAdminError()
+      }
+      const result = await write(client)
+      await client.query('COMMIT')
+      return result
+    } catch (err) {
+      const rolledBack = await client.query('ROLLBACK').then(() => true, () => false)
+      // A refusal rolled back cleanly leaves a healthy connection; anything else may not have.
+      if (!(err instanceof LastAdminError && rolledBack)) broken = err instanceof Error ? err : new Error(String(err))
+      throw err
+    } finally {
+      client.off('error', onError)
+      // Passing an error destroys the connection instead of returning a possibly broken one.
+      client.release(broken)
+    }
+  }
 
   const applyMigration = async (client: PoolClient, migration: Migration): Promise<void> => {
     await client.query('BEGIN')
@@ -202,25 +259,15 @@ export function createPostgresStore (options: PostgresStoreOptions): UserStore {
     list: ({ limit, after }) => run(async () =>
       (await queryRows(`SELECT ${COLUMNS} FROM users WHERE id > $1 ORDER BY id LIMIT $2`, [after ?? '', limit])).map(toRecord)),
 
-    // One UPDATE naming only the given fields; the token version bump happens in the same row write.
     update: (id, patch) => run(async () => {
-      const values: unknown[] = [id]
-      const param = (value: unknown): string => { values.push(value); return `$${values.length}` }
-      const sets: string[] = []
-      if (patch.name !== undefined) sets.push(`name = ${param(patch.name)}`)
-      if (patch.role !== undefined) sets.push(`role = ${param(patch.role)}`)
-      if (patch.disabled !== undefined) sets.push(`disabled = ${param(patch.disabled)}`)
-      if (patch.passwordHash !== undefined) sets.push(`password_hash = ${param(patch.passwordHash)}`)
-      if (patch.emailVerified !== undefined) sets.push(`email_verified = ${param(patch.emailVerified)}`)
-      if (patch.bumpTokenVersion === true) sets.push('token_version = token_version + 1')
-      sets.push(`updated_at = ${param(now())}`)
-      // Under READ COMMITTED a racing UPDATE waits for the row lock, then re-checks this condition
-      // against the committed row: of two resets with one token, only the first matches.
-      const where = patch.ifTokenVersion === undefined ? 'id = $1' : `id = $1 AND token_version = ${param(patch.ifTokenVersion)}`
-      return one(await queryRows(`UPDATE users SET ${sets.join(', ')} WHERE ${where} RETURNING ${COLUMNS}`, values))
+      if (patch.keepActiveAdmin !== true) return one(await updateRows(pool, id, patch))
+      return await keepingAnAdmin(id, patch, async (db) => one(await updateRows(db, id, patch)))
     }),
 
-    delete: (id) => run(async () => ((await pool.query('DELETE FROM users WHERE id = $1', [id])).rowCount ?? 0) > 0),
+    delete: (id, options) => run(async () => {
+      const remove = async (db: Querier): Promise<boolean> => ((await db.query('DELETE FROM users WHERE id = $1', [id])).rowCount ?? 0) > 0
+      return options?.keepActiveAdmin === true ? await keepingAnAdmin(id, undefined, remove) : await remove(pool)
+    }),
 
     ...sessionMethods(pool, now, run),
 

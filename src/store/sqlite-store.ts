@@ -6,8 +6,8 @@ import { newId } from '../lib/ids'
 import { listMigrations } from './migrations'
 import { preparePrivateDatabase, type PermissionLog } from './private-files'
 import type { Clock } from '../clock'
-import { EmailTakenError, StoreUnavailableError } from './user-store'
-import type { Role, UserRecord, UserStore } from './user-store'
+import { EmailTakenError, LastAdminError, StoreUnavailableError, losesActiveAdmin } from './user-store'
+import type { Role, UserPatch, UserRecord, UserStore } from './user-store'
 import { prepareSessionStatements, sessionMethods } from './sqlite-sessions'
 
 const MIGRATIONS_DIR = path.join(__dirname, 'migrations', 'sqlite')
@@ -70,6 +70,7 @@ function prepareStatements (db: Database.Database) {
       WHERE id = @id AND (@ifTokenVersion IS NULL OR token_version = @ifTokenVersion)
       RETURNING *`),
     delete: db.prepare<[string]>('DELETE FROM users WHERE id = ?'),
+    otherActiveAdmin: db.prepare<[string], number>("SELECT 1 FROM users WHERE id <> ? AND role = 'admin' AND disabled = 0 LIMIT 1").pluck(),
     ...prepareSessionStatements(db)
   }
 }
@@ -101,6 +102,18 @@ export function createSqliteStore (options: SqliteStoreOptions): UserStore {
     if (!db.open) return new StoreUnavailableError({ cause: err })
     return err
   }
+  /**
+   * The check and the write in one IMMEDIATE transaction: it holds the write lock from the read on, so two
+   * administrators demoting each other (from any process on this file) cannot both see the other as active.
+   */
+  const keepingAnAdmin = <T>(id: string, patch: UserPatch | undefined, write: () => T): T => db.transaction(() => {
+    const row = sql().byId.get(id)
+    // A compare-and-set that will not apply changes nothing, so it cannot remove anyone.
+    const applies = row !== undefined && (patch?.ifTokenVersion === undefined || patch.ifTokenVersion === row.token_version)
+    if (applies && losesActiveAdmin(toRecord(row), patch) && sql().otherActiveAdmin.get(id) === undefined) throw new LastAdminError()
+    return write()
+  }).immediate()
+
   const run = async <T>(fn: () => T): Promise<T> => {
     try {
       return fn()
@@ -155,22 +168,28 @@ export function createSqliteStore (options: SqliteStoreOptions): UserStore {
     list: ({ limit, after }) => run(() => sql().list.all(after ?? '', limit).map(toRecord)),
 
     update: (id, patch) => run(() => {
-      const row = sql().update.get({
-        id,
-        setName: patch.name !== undefined ? 1 : 0,
-        name: patch.name ?? null,
-        role: patch.role ?? null,
-        disabled: patch.disabled === undefined ? null : Number(patch.disabled),
-        passwordHash: patch.passwordHash ?? null,
-        emailVerified: patch.emailVerified === undefined ? null : Number(patch.emailVerified),
-        bump: patch.bumpTokenVersion === true ? 1 : 0,
-        ifTokenVersion: patch.ifTokenVersion ?? null,
-        now: now()
-      })
-      return row === undefined ? null : toRecord(row)
+      const apply = (): UserRecord | null => {
+        const row = sql().update.get({
+          id,
+          setName: patch.name !== undefined ? 1 : 0,
+          name: patch.name ?? null,
+          role: patch.role ?? null,
+          disabled: patch.disabled === undefined ? null : Number(patch.disabled),
+          passwordHash: patch.passwordHash ?? null,
+          emailVerified: patch.emailVerified === undefined ? null : Number(patch.emailVerified),
+          bump: patch.bumpTokenVersion === true ? 1 : 0,
+          ifTokenVersion: patch.ifTokenVersion ?? null,
+          now: now()
+        })
+        return row === undefined ? null : toRecord(row)
+      }
+      return patch.keepActiveAdmin === true ? keepingAnAdmin(id, patch, apply) : apply()
     }),
 
-    delete: (id) => run(() => sql().delete.run(id).changes > 0),
+    delete: (id, options) => run(() => {
+      const remove = (): boolean => sql().delete.run(id).changes > 0
+      return options?.keepActiveAdmin === true ? keepingAnAdmin(id, undefined, remove) : remove()
+    }),
 
     ...sessionMethods(db, sql, now, run),
 

@@ -44,6 +44,16 @@ export interface UserPatch {
    * nothing and return null. Makes a password reset single-use even when two requests race.
    */
   ifTokenVersion?: number
+  /**
+   * Refuse with LastAdminError, atomically with the write, when the patch would take away the last active
+   * administrator (the target is one, no other is, and the patch demotes or disables it).
+   */
+  keepActiveAdmin?: boolean
+}
+
+export interface DeleteOptions {
+  /** Refuse with LastAdminError, atomically with the delete, when the target is the last active administrator. */
+  keepActiveAdmin?: boolean
 }
 
 export interface ListOptions {
@@ -56,6 +66,22 @@ export interface ListOptions {
 export class EmailTakenError extends Error {
   readonly code = 'ERR_EMAIL_TAKEN'
   constructor () { super('email already registered') }
+}
+
+/** Thrown by a guarded write (`keepActiveAdmin`) that would leave no active administrator; nothing changed. */
+export class LastAdminError extends Error {
+  readonly code = 'ERR_LAST_ADMIN'
+  constructor () { super('the last active administrator cannot be demoted, disabled or deleted') }
+}
+
+/** Enabled and role admin: the accounts that can still administer the service. */
+export const isActiveAdmin = (user: Pick<UserRecord, 'role' | 'disabled'>): boolean => user.role === 'admin' && !user.disabled
+
+/** Whether `patch` (or a delete, without one) would take away `user`'s active administrator status. */
+export function losesActiveAdmin (user: Pick<UserRecord, 'role' | 'disabled'>, patch?: UserPatch): boolean {
+  if (!isActiveAdmin(user)) return false
+  if (patch === undefined) return true
+  return !isActiveAdmin({ role: patch.role ?? user.role, disabled: patch.disabled ?? user.disabled })
 }
 
 /** Thrown when the store cannot be reached; routes answer 503. */
@@ -73,10 +99,13 @@ export interface UserStore extends SessionStore {
   findByEmail (email: string): Promise<UserRecord | null>
   /** Users ordered by id ascending; ids are time-ordered UUIDv7 so this is creation order. */
   list (options: ListOptions): Promise<UserRecord[]>
-  /** Apply the patch and return the updated user, or null when the id is unknown (or `ifTokenVersion` differs). */
+  /**
+   * Apply the patch and return the updated user, or null when the id is unknown (or `ifTokenVersion` differs);
+   * with `keepActiveAdmin`, throws LastAdminError instead of removing the last active administrator.
+   */
   update (id: string, patch: UserPatch): Promise<UserRecord | null>
-  /** Returns false when the id is unknown. */
-  delete (id: string): Promise<boolean>
+  /** Returns false when the id is unknown; with `keepActiveAdmin`, throws LastAdminError as `update` does. */
+  delete (id: string, options?: DeleteOptions): Promise<boolean>
   /** Resolves when the store answers a trivial query; used by /health/ready. */
   ping (): Promise<void>
   close (): Promise<void>

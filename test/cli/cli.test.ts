@@ -179,6 +179,28 @@ t.test('users disable revokes sessions and blocks login; enable restores it', as
   t.match(missing.stderr, /--email is required/)
 })
 
+t.test('finding 1: users disable refuses the last enabled admin (ERR_LAST_ADMIN), as the API does', async (t) => {
+  const file = dbFile(t)
+  const config = cliConfig(file)
+  t.equal((await cli(config, createArgs('root@example.com', '--role', 'admin'), PASSWORD)).code, 0)
+  const refused = await cli(config, ['users', 'disable', '--email', 'root@example.com'])
+  t.equal(refused.code, 1)
+  t.match(refused.stderr, /^users disable: .*no active administrator.*\(ERR_LAST_ADMIN\)\n$/)
+  t.equal(refused.stdout, '')
+  const ctx = await appOver(t, file)
+  t.match(await ctx.store.findByEmail('root@example.com'), { disabled: false, tokenVersion: 0 }, 'nothing changed')
+  t.equal((await login(ctx, 'root@example.com')).statusCode, 200, 'the admin can still log in')
+
+  // The way out the message points to: another administrator first.
+  t.equal((await cli(config, createArgs('second@example.com', '--role', 'admin'), PASSWORD)).code, 0)
+  const disabled = await cli(config, ['users', 'disable', '--email', 'root@example.com'])
+  t.equal(disabled.code, 0, disabled.stderr)
+  t.match(await ctx.store.findByEmail('root@example.com'), { disabled: true })
+  const last = await cli(config, ['users', 'disable', '--email', 'second@example.com'])
+  t.equal(last.code, 1)
+  t.match(last.stderr, /ERR_LAST_ADMIN/)
+})
+
 t.test('users list --limit pages through the store', async (t) => {
   const config = cliConfig(dbFile(t))
   for (const n of [1, 2, 3]) t.equal((await cli(config, createArgs(`u${n}@example.com`), PASSWORD)).code, 0)

@@ -2,7 +2,7 @@
 import type { Test } from 'tap'
 import { ManualClock } from '../../src/clock'
 import { ID_PATTERN } from '../../src/lib/ids'
-import { EmailTakenError, StoreUnavailableError } from '../../src/store/user-store'
+import { EmailTakenError, LastAdminError, StoreUnavailableError } from '../../src/store/user-store'
 import type { NewUser, UserRecord, UserStore } from '../../src/store/user-store'
 import { newSession, SID_A, sessionContract } from './session-contract'
 
@@ -202,6 +202,49 @@ export function storeContract (t: Test, name: string, makeStore: MakeStore): voi
     })
 
     sessionContract(t, setup)
+    t.test('keepActiveAdmin: the last active admin cannot be demoted, disabled or deleted; anyone else can', async t => {
+      const { store } = await setup(t)
+      const ada = await store.create(newUser({ role: 'admin' }))
+      const bob = await store.create(newUser({ email: 'bob@example.io' }))
+      const guarded = { keepActiveAdmin: true }
+      for (const patch of [{ role: 'user' as const }, { disabled: true }, { role: 'user' as const, disabled: true }]) {
+        const err = await rejection(store.update(ada.id, { ...patch, bumpTokenVersion: true, ...guarded }))
+        t.type(err, LastAdminError, JSON.stringify(patch))
+        t.match(err, { code: 'ERR_LAST_ADMIN' })
+      }
+      t.type(await rejection(store.delete(ada.id, guarded)), LastAdminError, 'delete')
+      t.strictSame(await store.findById(ada.id), ada, 'nothing changed, not even the token version')
+      t.match(await store.update(ada.id, { name: 'Ada L.', role: 'admin', disabled: false, ...guarded }), { name: 'Ada L.' }, 'a patch that keeps the admin applies')
+      t.match(await store.update(bob.id, { disabled: true, ...guarded }), { disabled: true }, 'a user is no admin to keep')
+      t.equal(await store.update(ada.id, { role: 'user', ifTokenVersion: 7, ...guarded }), null, 'a compare-and-set that does not apply is no refusal')
+      t.equal(await store.update('0190a000-0000-7000-8000-000000000000', { role: 'user', ...guarded }), null, 'unknown id')
+      t.equal(await store.delete('0190a000-0000-7000-8000-000000000000', guarded), false, 'unknown id')
+
+      // A disabled admin is not an active one: it cannot stand in for the last.
+      await store.update(bob.id, { role: 'admin' })
+      t.type(await rejection(store.update(ada.id, { role: 'user', ...guarded })), LastAdminError, 'bob is an admin but disabled')
+      await store.update(bob.id, { disabled: false })
+      t.match(await store.update(ada.id, { role: 'user', ...guarded }), { role: 'user' }, 'with another active admin, the demotion applies')
+      t.type(await rejection(store.delete(bob.id, guarded)), LastAdminError, 'bob is now the last')
+      t.equal(await store.delete(ada.id, guarded), true, 'a former admin goes')
+      t.equal(await store.delete(bob.id), true, 'unguarded, the store does what it is told')
+    })
+
+    t.test('keepActiveAdmin under concurrency: admins removing each other at once leave exactly one', async t => {
+      const { store } = await setup(t)
+      const admins: UserRecord[] = []
+      for (let i = 0; i < 6; i++) admins.push(await store.create(newUser({ email: `admin${i}@example.io`, role: 'admin' })))
+      // Each admin is demoted, disabled or deleted by a concurrent guarded write.
+      const results = await Promise.allSettled(admins.map((a, i) => i % 3 === 0
+        ? store.delete(a.id, { keepActiveAdmin: true })
+        : store.update(a.id, i % 3 === 1 ? { role: 'user', keepActiveAdmin: true } : { disabled: true, keepActiveAdmin: true })))
+      const refused = results.flatMap(r => r.status === 'rejected' ? [r.reason] : [])
+      t.equal(refused.length, 1, 'exactly one write refused')
+      t.type(refused[0], LastAdminError)
+      const remaining = (await store.list({ limit: 10 })).filter(u => u.role === 'admin' && !u.disabled)
+      t.equal(remaining.length, 1, 'one active admin remains')
+    })
+
 
     t.test('migrate is idempotent', async t => {
       const { store } = await setup(t)
@@ -236,7 +279,9 @@ export function storeContract (t: Test, name: string, makeStore: MakeStore): voi
         ['endUserSessions', () => store.endUserSessions(user.id, 'logout_all')],
         ['recordEndedSession', () => store.recordEndedSession({ id: SID_A, userId: user.id, expiresAt: new Date(START), reason: 'logout' })],
         ['revocationState', () => store.revocationState(user.id, SID_A)],
-        ['purgeSessions', () => store.purgeSessions(new Date(START), 10)]
+        ['purgeSessions', () => store.purgeSessions(new Date(START), 10)],
+        ['update (keepActiveAdmin)', () => store.update(user.id, { role: 'user', keepActiveAdmin: true })],
+        ['delete (keepActiveAdmin)', () => store.delete(user.id, { keepActiveAdmin: true })]
       ]
       for (const [method, call] of calls) {
         const err = await rejection(call())

@@ -5,11 +5,12 @@ import { Problems } from '../../lib/problem'
 import { AuthResultSchema } from '../../schemas/auth'
 import { ChangePasswordBodySchema, DeleteMeBodySchema, UpdateMeBodySchema } from '../../schemas/me'
 import {
-  bearerBadRequest, bearerBodyProblems, bearerProblems, bearerSecurity, counted, ExampleProblems, jsonResponse, noContent, problemResponse, rateLimited, tokenResponse,
-  unavailable
+  bearerBadRequest, bearerBodyProblems, bearerProblems, bearerSecurity, counted, ExampleProblems, noContent, jsonResponse, personal, problemResponse, rateLimited,
+  tokenResponse, unavailable
 } from '../../schemas/responses'
 import { toUser } from '../../schemas/user'
 import type { AccountService } from '../../services/account-service'
+import { noStore } from '../no-store'
 
 export interface MeRoutesOptions { accounts: AccountService }
 
@@ -18,11 +19,12 @@ const userRef = Type.Ref('User')
 
 const meRoutes: FastifyPluginAsyncTypebox<MeRoutesOptions> = async (app, { accounts }) => {
   app.addHook('onRequest', app.authenticate)
+  app.addHook('onSend', noStore)
 
   app.get('/', {
     schema: {
       operationId: 'getMe', tags: ['me'], summary: 'The caller\'s account', security: bearerSecurity(),
-      response: { 200: jsonResponse(userRef, 'The account'), ...bearerProblems, ...unavailable }
+      response: personal({ 200: jsonResponse(userRef, 'The account'), ...bearerProblems, ...unavailable })
     }
   }, async (request) => {
     return toUser(await accounts.existing(accounts.store.findById(request.auth!.sub)))
@@ -31,7 +33,7 @@ const meRoutes: FastifyPluginAsyncTypebox<MeRoutesOptions> = async (app, { accou
   app.patch('/', {
     schema: {
       operationId: 'updateMe', tags: ['me'], summary: 'Update the caller\'s profile', security: bearerSecurity(), body: UpdateMeBodySchema,
-      response: { 200: jsonResponse(userRef, 'The updated account'), ...bearerBodyProblems, ...unavailable }
+      response: personal({ 200: jsonResponse(userRef, 'The updated account'), ...bearerBodyProblems, ...unavailable })
     }
   }, async (request) => {
     return toUser(await accounts.existing(accounts.store.update(request.auth!.sub, { name: request.body.name })))
@@ -45,7 +47,7 @@ const meRoutes: FastifyPluginAsyncTypebox<MeRoutesOptions> = async (app, { accou
       summary: 'Change the password; every other session is revoked and fresh tokens are returned',
       security: bearerSecurity(),
       body: ChangePasswordBodySchema,
-      response: {
+      response: personal({
         ...bearerBodyProblems,
         // Token and body checks answer before the limits; the password checks after them.
         ...counted({
@@ -57,11 +59,11 @@ const meRoutes: FastifyPluginAsyncTypebox<MeRoutesOptions> = async (app, { accou
           ...rateLimited,
           ...unavailable
         })
-      }
+      })
     }
-  }, async (request, reply) => {
+  }, async (request) => {
     const { user, tokens } = await accounts.changePassword(request.auth!.sub, request.body)
-    return reply.header('cache-control', 'no-store').send({ user: toUser(user), tokenType: 'Bearer' as const, ...tokens })
+    return { user: toUser(user), tokenType: 'Bearer' as const, ...tokens }
   })
 
   // Shares the password change's counters: both answer whether a guessed current password is right.
@@ -70,7 +72,7 @@ const meRoutes: FastifyPluginAsyncTypebox<MeRoutesOptions> = async (app, { accou
     schema: {
       operationId: 'deleteMe', tags: ['me'], summary: 'Delete the caller\'s account (password required)', security: bearerSecurity(),
       body: DeleteMeBodySchema,
-      response: { ...bearerBodyProblems, ...counted({ 204: noContent('Account deleted'), ...wrongPassword, ...rateLimited, ...unavailable }) }
+      response: personal({ ...bearerBodyProblems, ...counted({ 204: noContent('Account deleted'), ...wrongPassword, ...rateLimited, ...unavailable }) })
     }
   }, async (request, reply) => {
     await accounts.deleteSelf(request.auth!.sub, request.body.password)

@@ -3,12 +3,13 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { Problems } from '../../lib/problem'
 import {
-  bearerBadRequest, bearerBodyProblems, bearerProblems, bearerSecurity, forbiddenProblem, jsonResponse, noContent,
+  bearerBadRequest, bearerBodyProblems, bearerProblems, bearerSecurity, forbiddenProblem, noContent, jsonResponse, personal,
   problemResponse, unavailable
 } from '../../schemas/responses'
 import { toUser } from '../../schemas/user'
 import { AdminPatchBodySchema, LIST_LIMIT_DEFAULT, ListUsersQuerySchema, UserIdParamsSchema, UserListSchema } from '../../schemas/users'
 import { guardStore, type AccountService } from '../../services/account-service'
+import { noStore } from '../no-store'
 
 export interface UsersRoutesOptions { accounts: AccountService }
 
@@ -27,23 +28,27 @@ const invalidCursor = Problems.validation([{ path: '/cursor', message: 'is not a
 const badId = bearerBadRequest('Malformed Authorization header (error="invalid_request"), or invalid id', [
   Problems.validation([{ path: '/id', message: 'must NOT have more than 64 characters' }], 'The params is invalid')
 ])
+const lastAdmin = { 409: problemResponse('The change would leave no enabled administrator; nothing changed', [Problems.lastAdmin()]) }
 const admin = { ...bearerProblems, ...forbiddenProblem, ...unavailable }
 
 const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async (app, { accounts }) => {
   app.addHook('onRequest', app.authenticate)
   // onRequest, not preHandler: decide authorisation before parsing or validating anything a non-admin sent.
   app.addHook('onRequest', app.requireRole('admin'))
+  // The claim alone would let a demoted, disabled or deleted admin act (and undo that) until its token expires.
+  app.addHook('onRequest', async (request) => { await accounts.actingAdmin(request.auth!.sub) })
+  app.addHook('onSend', noStore)
   const store = accounts.store
 
   app.get('/', {
     schema: {
       operationId: 'listUsers', tags: ['users'], summary: 'List users (keyset pagination, creation order)', security: bearerSecurity(),
       querystring: ListUsersQuerySchema,
-      response: {
+      response: personal({
         200: jsonResponse(UserListSchema, 'A page of users'),
         ...admin,
         ...bearerBadRequest('Malformed Authorization header (error="invalid_request"), or invalid query (limit, cursor)', [invalidCursor])
-      }
+      })
     }
   }, async (request) => {
     const { limit = LIST_LIMIT_DEFAULT, cursor } = request.query
@@ -60,7 +65,7 @@ const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async (app, {
   app.get('/:id', {
     schema: {
       operationId: 'getUser', tags: ['users'], summary: 'One user', security: bearerSecurity(), params: UserIdParamsSchema,
-      response: { 200: jsonResponse(Type.Ref('User'), 'The user'), ...admin, ...badId, ...notFound }
+      response: personal({ 200: jsonResponse(Type.Ref('User'), 'The user'), ...admin, ...badId, ...notFound })
     }
   }, async (request) => {
     const user = await guardStore(store.findById(request.params.id))
@@ -70,9 +75,12 @@ const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async (app, {
 
   app.patch('/:id', {
     schema: {
-      operationId: 'updateUser', tags: ['users'], summary: 'Change role or disable (disabling revokes every session)', security: bearerSecurity(),
+      operationId: 'updateUser',
+      tags: ['users'],
+      summary: 'Change role or disable (either revokes the user\'s sessions; refused for the last enabled admin)',
+      security: bearerSecurity(),
       params: UserIdParamsSchema, body: AdminPatchBodySchema,
-      response: { 200: jsonResponse(Type.Ref('User'), 'The updated user'), ...bearerBodyProblems, ...forbiddenProblem, ...unavailable, ...notFound }
+      response: personal({ 200: jsonResponse(Type.Ref('User'), 'The updated user'), ...bearerBodyProblems, ...forbiddenProblem, ...unavailable, ...notFound, ...lastAdmin })
     }
   }, async (request) => {
     return toUser(await accounts.adminUpdate(request.params.id, request.body))
@@ -80,8 +88,8 @@ const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async (app, {
 
   app.delete('/:id', {
     schema: {
-      operationId: 'deleteUser', tags: ['users'], summary: 'Delete a user', security: bearerSecurity(), params: UserIdParamsSchema,
-      response: { 204: noContent('Deleted'), ...admin, ...badId, ...notFound }
+      operationId: 'deleteUser', tags: ['users'], summary: 'Delete a user (not the last enabled admin)', security: bearerSecurity(), params: UserIdParamsSchema,
+      response: personal({ 204: noContent('Deleted'), ...admin, ...badId, ...notFound, ...lastAdmin })
     }
   }, async (request, reply) => {
     if (!await accounts.deleteUser(request.params.id)) throw Problems.userNotFound()
