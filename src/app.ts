@@ -99,6 +99,9 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   app.addHook('onClose', async () => { keys.close() })
 
   const hasher = deps.hasher ?? new PasswordHasher(config.password.argon2)
+  // After an ARGON2_* change, accounts keep their old hashes until they next log in: a failed login pays for
+  // every parameter set stored, or an unknown email would cost more (or less) than a dormant account.
+  hasher.learnParameters(await store.passwordHashParameters())
   preloadCommonPasswords()
 
   // JSON only: text/plain would otherwise be accepted by Fastify's default parsers.

@@ -44,6 +44,8 @@ export interface BuildOptions {
   key?: SigningKey
   logger?: AppDeps['logger']
   mailer?: AppDeps['mailer']
+  /** A hasher to spy on; by default one with the config's argon2 parameters. */
+  hasher?: PasswordHasher
 }
 
 export async function build (t: Test, options: BuildOptions = {}): Promise<TestContext> {
@@ -52,7 +54,7 @@ export async function build (t: Test, options: BuildOptions = {}): Promise<TestC
   const store = options.store ?? createSqliteStore({ path: ':memory:', clock })
   const key = options.key ?? makeKey()
   const keys = staticKeyProvider([key], config.jwt, clock)
-  const hasher = new PasswordHasher(config.password.argon2)
+  const hasher = options.hasher ?? new PasswordHasher(config.password.argon2)
   const app = await buildApp(config, { clock, store, keys, hasher, logger: options.logger ?? false, mailer: options.mailer })
   t.teardown(() => app.close())
   return { app, config, clock, store, keys, key, hasher }

@@ -77,19 +77,17 @@ export class AccountService {
   }
 
   /**
-   * Unknown email and wrong password cost one argon2 verify each and give the same problem, so
-   * neither the answer nor its timing tells whether an account exists.
+   * Unknown email and wrong password cost the same argon2 work (see PasswordHasher.verifyLogin, also across a
+   * change of ARGON2_* settings) and give the same problem, so neither the answer nor its timing tells whether
+   * an account exists. An address outside the grammar is looked up nowhere and answered the same way.
    */
   async login (input: { email: string, password: string }): Promise<Session> {
     const email = normalizeEmail(input.email)
     const password = normalizePassword(input.password)
     const user = email === null ? null : await guardStore(this.deps.store.findByEmail(email))
     const usable = codePoints(password) <= PASSWORD_MAX_LENGTH && password.isWellFormed()
-    if (user === null || !usable) {
-      await this.deps.hasher.verifyDummy(password)
-      throw Problems.invalidCredentials()
-    }
-    if (!await this.deps.hasher.verify(user.passwordHash, password)) throw Problems.invalidCredentials()
+    const verified = await this.deps.hasher.verifyLogin(usable ? user?.passwordHash ?? null : null, password)
+    if (user === null || !verified) throw Problems.invalidCredentials()
     // Only after the right password: telling a stranger an account is disabled would enumerate it.
     if (user.disabled) throw Problems.accountDisabled()
     if (this.deps.requireVerifiedEmail === true && !user.emailVerified) throw Problems.emailNotVerified()

@@ -9,6 +9,8 @@ import { EmailTakenError, StoreUnavailableError } from './user-store'
 import type { Role, UserRecord, UserStore } from './user-store'
 
 const MIGRATIONS_DIR = path.join(__dirname, 'migrations', 'sqlite')
+/** The `$`-delimited segment of a PHC string that starts with `m=` (the PostgreSQL store uses the same pattern). */
+const PHC_PARAMETERS = /\$(m=[^$]*)/
 const BUSY_TIMEOUT_MS = 5000
 
 interface UserRow {
@@ -72,7 +74,9 @@ function prepareStatements (db: Database.Database) {
     revocationState: db.prepare<[string, string], { version: number | null, revoked: number }>(`
       SELECT (SELECT token_version FROM users WHERE id = ?) AS version,
              EXISTS (SELECT 1 FROM revoked_sessions WHERE sid = ?) AS revoked`),
-    purgeRevokedSessions: db.prepare<[string]>('DELETE FROM revoked_sessions WHERE expires_at <= ?')
+    purgeRevokedSessions: db.prepare<[string]>('DELETE FROM revoked_sessions WHERE expires_at <= ?'),
+    passwordHashParameters: db.prepare<[], string>(
+      'SELECT DISTINCT phc_parameters(password_hash) FROM users WHERE phc_parameters(password_hash) IS NOT NULL').pluck()
   }
 }
 
@@ -85,6 +89,10 @@ export function createSqliteStore (options: SqliteStoreOptions): UserStore {
   // WAL lets readers proceed while a writer commits; it does not apply to memory databases.
   if (!inMemory) db.pragma('journal_mode = WAL')
   db.pragma('foreign_keys = ON')
+
+  // SQLite has no regular expressions: the PHC parameter segment ("m=…,t=…,p=…") is cut out in JavaScript.
+  db.function('phc_parameters', { deterministic: true }, (hash: unknown) =>
+    typeof hash === 'string' ? (PHC_PARAMETERS.exec(hash)?.[1] ?? null) : null)
 
   const now = (): string => new Date(options.clock.now()).toISOString()
   const ping = db.prepare('SELECT 1')
@@ -181,6 +189,8 @@ export function createSqliteStore (options: SqliteStoreOptions): UserStore {
     }),
 
     purgeRevokedSessions: (at) => run(() => sql().purgeRevokedSessions.run(at.toISOString()).changes),
+
+    passwordHashParameters: () => run(() => sql().passwordHashParameters.all()),
 
     ping: () => run(() => { ping.get() }),
 

@@ -95,6 +95,11 @@ export interface UserStore {
   revocationState (userId: string, sid: string): Promise<RevocationState>
   /** Delete revoked sessions whose expiry is at or before `now`; returns how many went. */
   purgeRevokedSessions (now: Date): Promise<number>
+  /**
+   * The distinct argon2 parameter segments (`m=…,t=…,p=…`) of the stored password hashes, read once at start-up:
+   * a failed login then costs a verify at each, so a dormant account with an old hash is not told apart by time.
+   */
+  passwordHashParameters (): Promise<string[]>
   /** Resolves when the store answers a trivial query; used by /health/ready. */
   ping (): Promise<void>
   close (): Promise<void>
