@@ -5,7 +5,14 @@ import { NameSchema, UserSchema } from './user'
 /** 128 code points can take up to 256 UTF-16 units; the policy then counts code points exactly. */
 export const PASSWORD_SCHEMA_MAX = 256
 
-export const EmailSchema = Type.String({ minLength: 3, maxLength: 320, description: 'Trimmed, NFKC-normalised and lower-cased by the server' })
+const EMAIL_DESCRIPTION = 'Trimmed, NFKC-normalised and lower-cased by the server, then it must be a "valid e-mail address" of ' +
+  'the HTML standard (the grammar of <input type=email>): ASCII letters, digits and .!#$%&\'*+/=?^_`{|}~- before a single @, ' +
+  'two or more dot-separated host-name labels after it; no spaces, commas, semicolons, quotes, parentheses or angle brackets. ' +
+  'At most 64 characters before the @ and 254 in all'
+
+/** The raw bounds leave room for surrounding spaces and fullwidth forms; the grammar is checked after normalising. */
+export const EmailSchema = Type.String({ minLength: 3, maxLength: 320, description: EMAIL_DESCRIPTION })
+
 export const PasswordSchema = Type.String({ minLength: 1, maxLength: PASSWORD_SCHEMA_MAX })
 
 export const RegisterBodySchema = Type.Object({
@@ -16,7 +23,9 @@ export const RegisterBodySchema = Type.Object({
 export type RegisterBody = Static<typeof RegisterBodySchema>
 
 export const LoginBodySchema = Type.Object({
-  email: EmailSchema,
+  // No lookup and the same 401 as a wrong password for an address outside the grammar: a 400 would say nothing
+  // about accounts, but one answer for every bad credential keeps clients simple.
+  email: Type.String({ minLength: 3, maxLength: 320, description: `${EMAIL_DESCRIPTION}. Login answers any other string with the same 401 as a wrong password` }),
   password: PasswordSchema
 }, { additionalProperties: false })
 export type LoginBody = Static<typeof LoginBodySchema>
