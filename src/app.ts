@@ -10,11 +10,12 @@ import type { Config } from './config'
 import { createKeyProvider, type KeyProvider } from './keys/key-provider'
 import { PasswordHasher } from './lib/password-hasher'
 import { preloadCommonPasswords } from './lib/password-policy'
+import { wellFormedInput } from './lib/well-formed-input'
 import { createMailer, type Mailer } from './mail/mailer'
 import { Outbox } from './mail/outbox'
 import authPlugin from './plugins/auth'
 import securityHeaders from './plugins/security-headers'
-import problemsPlugin, { clientErrorHandler } from './plugins/problems'
+import problemsPlugin, { clientErrorHandler, frameworkErrorHandler } from './plugins/problems'
 import rateLimitPlugin, { createRedis, redisReady } from './plugins/rate-limit'
 import authRoutes from './routes/auth'
 import meRoutes from './routes/me'
@@ -82,6 +83,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     logger: deps.logger ?? loggerOptions(config),
     http: { maxHeaderSize: MAX_HEADER_SIZE },
     clientErrorHandler,
+    frameworkErrors: frameworkErrorHandler(REALM),
     bodyLimit: BODY_LIMIT,
     // Fastify accepts a hop count at run time; its types only list the other forms.
     trustProxy: config.trustProxy as FastifyServerOptions['trustProxy'],
@@ -89,7 +91,8 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   }
   const app = Fastify(options).withTypeProvider<TypeBoxTypeProvider>()
   // TypeBox checks bodies strictly (no coercion: ["pw"] is not a string); query and params are converted.
-  app.setValidatorCompiler(TypeBoxValidatorCompiler)
+  // Every string of every part must be well-formed Unicode first (one check for all routes and fields).
+  app.setValidatorCompiler(wellFormedInput(TypeBoxValidatorCompiler))
 
   const store = deps.store ?? createStore(config.databaseUrl, clock)
   app.addHook('onClose', async () => { await store.close() })

@@ -1,5 +1,6 @@
 // Request and response schemas of /v1/auth: registration, login, refresh, whoami.
 import { Type, type Static } from '@sinclair/typebox'
+import { checksOwnUnicode } from '../lib/well-formed-input'
 import { NameSchema, UserSchema } from './user'
 
 /** 128 code points can take up to 256 UTF-16 units; the policy then counts code points exactly. */
@@ -13,11 +14,15 @@ const EMAIL_DESCRIPTION = 'Trimmed, NFKC-normalised and lower-cased by the serve
 /** The raw bounds leave room for surrounding spaces and fullwidth forms; the grammar is checked after normalising. */
 export const EmailSchema = Type.String({ minLength: 3, maxLength: 320, description: EMAIL_DESCRIPTION })
 
-export const PasswordSchema = Type.String({ minLength: 1, maxLength: PASSWORD_SCHEMA_MAX })
+/** A password field: the password policy, not the generic input check, answers ill-formed Unicode in it. */
+export const passwordSchema = (description?: string) => checksOwnUnicode(Type.String({
+  minLength: 1, maxLength: PASSWORD_SCHEMA_MAX, ...(description !== undefined ? { description } : {})
+}))
+export const PasswordSchema = passwordSchema()
 
 export const RegisterBodySchema = Type.Object({
   email: EmailSchema,
-  password: Type.String({ minLength: 1, maxLength: PASSWORD_SCHEMA_MAX, description: 'At least PASSWORD_MIN_LENGTH (default 15) and at most 128 code points; not a common password' }),
+  password: passwordSchema('At least PASSWORD_MIN_LENGTH (default 15) and at most 128 code points; not a common password'),
   name: Type.Optional(NameSchema)
 }, { additionalProperties: false })
 export type RegisterBody = Static<typeof RegisterBodySchema>
