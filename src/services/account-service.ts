@@ -1,9 +1,11 @@
 // Registration, login, refresh and password changes: the rules, independent of HTTP.
+import { Value } from '@sinclair/typebox/value'
 import { nowSeconds, type Clock } from '../clock'
 import { normalizeEmail } from '../lib/email'
 import type { PasswordHasher } from '../lib/password-hasher'
 import { checkPassword, normalizePassword, PASSWORD_MAX_LENGTH } from '../lib/password-policy'
 import { Problems } from '../lib/problem'
+import { NameSchema } from '../schemas/user'
 import type { Revocations } from '../revocation/revocations'
 import type { AccessClaims, RefreshClaims } from '../tokens/claims'
 import type { IssuedTokens, TokenIssuer } from '../tokens/token-issuer'
@@ -192,6 +194,10 @@ export class AccountService {
    */
   async createUser (input: { email: string, password: string, name?: string, role: Role }): Promise<UserRecord> {
     const email = this.email(input.email)
+    // The command line has no route schema in front of it: the same name rule, checked here.
+    if (input.name !== undefined && !Value.Check(NameSchema, input.name)) {
+      throw Problems.validation([{ path: '/name', message: 'must be 1 to 100 characters without control characters or bidi overrides' }], 'The name is invalid')
+    }
     const password = this.acceptablePassword(input.password, '/password')
     try {
       const passwordHash = await this.deps.hasher.hash(password)

@@ -154,6 +154,16 @@ t.test('finding 3: users create refuses an address list, comment or quoted local
   t.equal(listed.stdout.trim(), '', 'no account was created')
 })
 
+t.test('finding 10: users create refuses control characters and bidi overrides in --name', async (t) => {
+  const config = cliConfig(dbFile(t))
+  for (const name of ['Ada\u0000', 'Ada\u001b[31m', 'Ada\nAdmin', 'Ada\u202eevil', 'Ada\u2066x\u2069']) {
+    const run = await cli(config, createArgs('ada@example.com', '--name', name), PASSWORD)
+    t.equal(run.code, 1, JSON.stringify(name))
+    t.match(run.stderr, /ERR_VALIDATION/)
+  }
+  t.equal((await cli(config, createArgs('ada@example.com', '--name', 'Ada Lovelace 👩‍💻'), PASSWORD)).code, 0, 'an ordinary name')
+})
+
 t.test('users disable revokes sessions and blocks login; enable restores it', async (t) => {
   const file = dbFile(t)
   const config = cliConfig(file)

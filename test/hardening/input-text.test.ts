@@ -1,12 +1,13 @@
-// Audit finding 9: ill-formed Unicode in any request string is a 400 naming the field, on both stores.
+// Audit findings 9 and 10: ill-formed Unicode in any request string, and control or bidi characters in a name, are 400s on both stores.
 import type { LightMyRequestResponse } from 'fastify'
 import t from 'tap'
 import type { Test } from 'tap'
 import { ManualClock } from '../../src/clock'
 import { createSqliteStore } from '../../src/store/sqlite-store'
 import type { UserStore } from '../../src/store/user-store'
+import { captureLogs } from '../recovery/mail-helper'
 import { postgresStore } from '../store/pg-helper'
-import { assertProblem, bearer, build, PASSWORD, registerAdmin, START } from '../helper'
+import { assertProblem, bearer, build, PASSWORD, register, registerAdmin, START } from '../helper'
 
 interface FieldError { path: string, message: string }
 const errorsOf = (res: LightMyRequestResponse): FieldError[] => res.json<{ errors: FieldError[] }>().errors
@@ -76,5 +77,40 @@ for (const [kind, makeStore] of STORES) {
     const named = await ctx.app.inject({ method: 'POST', url: '/v1/auth/register', payload: { email: 'sur@example.com', password: PASSWORD, name: 'Sur\ud800' } })
     assertProblem(t, named, 400, 'ERR_VALIDATION')
     t.equal(errorsOf(named)[0].path, '/name')
+  })
+}
+
+/** Each refused character, with a name for the report. */
+const FORBIDDEN: Array<[string, string]> = [
+  ['NUL', '\u0000'], ['ESC (terminal escape)', '\u001b[31m'], ['LF', '\n'], ['CR', '\r'], ['TAB', '\t'], ['DEL', '\u007f'],
+  ['C1 NEL', '\u0085'], ['C1 CSI', '\u009b'], ['LINE SEPARATOR', '\u2028'], ['PARAGRAPH SEPARATOR', '\u2029'],
+  ['LRE', '\u202a'], ['RLE', '\u202b'], ['PDF', '\u202c'], ['LRO', '\u202d'], ['RLO', '\u202e'],
+  ['LRI', '\u2066'], ['RLI', '\u2067'], ['FSI', '\u2068'], ['PDI', '\u2069']
+]
+
+for (const [kind, makeStore] of STORES) {
+  t.test(`finding 10 (${kind}): a control character or bidi override in name is a 400 naming it, never a 500`, async (t) => {
+    const clock = new ManualClock(START)
+    const { logger, logs } = captureLogs()
+    const ctx = await build(t, { clock, store: await makeStore(t, clock), logger })
+    const alice = await register(ctx.app, 'alice@example.com')
+    for (const [label, c] of FORBIDDEN) {
+      const reg = await ctx.app.inject({ method: 'POST', url: '/v1/auth/register', payload: { email: 'eve@example.com', password: PASSWORD, name: `Eve${c}Admin` } })
+      assertProblem(t, reg, 400, 'ERR_VALIDATION')
+      t.equal(errorsOf(reg)[0]?.path, '/name', `register: ${label}`)
+      const patch = await ctx.app.inject({ method: 'PATCH', url: '/v1/me', headers: bearer(alice.accessToken), payload: { name: `${c}Alice` } })
+      assertProblem(t, patch, 400, 'ERR_VALIDATION')
+      t.equal(errorsOf(patch)[0]?.path, '/name', `PATCH /v1/me: ${label}`)
+    }
+    t.equal(await ctx.store.findByEmail('eve@example.com'), null, 'no account')
+    t.equal((await ctx.store.findById(alice.user.id))?.name, null, 'name unchanged')
+    t.equal(logs.lines.filter((l) => Number(l.level) >= 50).length, 0, 'nothing logged at error level')
+
+    // What people write is kept: accents, CJK, emoji with joiners, right-to-left script, inner spaces.
+    for (const name of ['Zoë Ünal-O\'Brien', '山田 太郎', '👩‍💻 Ada', 'مريم']) {
+      const ok = await ctx.app.inject({ method: 'PATCH', url: '/v1/me', headers: bearer(alice.accessToken), payload: { name } })
+      t.equal(ok.statusCode, 200, `${name}: ${ok.body}`)
+      t.equal((await ctx.store.findById(alice.user.id))?.name, name)
+    }
   })
 }
