@@ -11,11 +11,12 @@ import type { Config } from './config'
 import { createKeyProvider, type KeyProvider } from './keys/key-provider'
 import { PasswordHasher } from './lib/password-hasher'
 import { preloadCommonPasswords } from './lib/password-policy'
+import { wellFormedInput } from './lib/well-formed-input'
 import { createMailer, type Mailer } from './mail/mailer'
 import { Outbox } from './mail/outbox'
 import authPlugin from './plugins/auth'
 import securityHeaders from './plugins/security-headers'
-import problemsPlugin, { clientErrorHandler } from './plugins/problems'
+import problemsPlugin, { clientErrorHandler, frameworkErrorHandler } from './plugins/problems'
 import rateLimitPlugin, { createRedis, redisReady } from './plugins/rate-limit'
 import authRoutes from './routes/auth'
 import meRoutes from './routes/me'
@@ -117,13 +118,15 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     requestTimeout: timeouts.requestMs,
     connectionTimeout: timeouts.idleMs,
     clientErrorHandler,
+    frameworkErrors: frameworkErrorHandler(REALM),
     bodyLimit: BODY_LIMIT,
     trustProxy: config.trustProxy,
     routerOptions: { maxParamLength: 128 }
   }
   const app = Fastify(options).withTypeProvider<TypeBoxTypeProvider>()
   // TypeBox checks bodies strictly (no coercion: ["pw"] is not a string); query and params are converted.
-  app.setValidatorCompiler(TypeBoxValidatorCompiler)
+  // Every string of every part must be well-formed Unicode first (one check for all routes and fields).
+  app.setValidatorCompiler(wellFormedInput(TypeBoxValidatorCompiler))
 
   const store = deps.store ?? createStore(config.databaseUrl, clock, app.log)
   app.addHook('onClose', async () => { await store.close() })
@@ -133,6 +136,9 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   app.addHook('onClose', async () => { keys.close() })
 
   const hasher = deps.hasher ?? new PasswordHasher(config.password.argon2)
+  // After an ARGON2_* change, accounts keep their old hashes until they next log in: a failed login pays for
+  // every parameter set stored, or an unknown email would cost more (or less) than a dormant account.
+  hasher.learnParameters(await store.passwordHashParameters())
   preloadCommonPasswords()
 
   // JSON only: text/plain would otherwise be accepted by Fastify's default parsers.

@@ -45,6 +45,8 @@ export interface BuildOptions {
   logger?: AppDeps['logger']
   mailer?: AppDeps['mailer']
   httpTimeouts?: AppDeps['httpTimeouts']
+  /** A hasher to spy on; by default one with the config's argon2 parameters. */
+  hasher?: PasswordHasher
 }
 
 export async function build (t: Test, options: BuildOptions = {}): Promise<TestContext> {
@@ -53,7 +55,7 @@ export async function build (t: Test, options: BuildOptions = {}): Promise<TestC
   const store = options.store ?? createSqliteStore({ path: ':memory:', clock })
   const key = options.key ?? makeKey()
   const keys = staticKeyProvider([key], config.jwt, clock)
-  const hasher = new PasswordHasher(config.password.argon2)
+  const hasher = options.hasher ?? new PasswordHasher(config.password.argon2)
   const app = await buildApp(config, { clock, store, keys, hasher, logger: options.logger ?? false, mailer: options.mailer, httpTimeouts: options.httpTimeouts })
   t.teardown(() => app.close())
   return { app, config, clock, store, keys, key, hasher }

@@ -4,6 +4,7 @@ import { createLogMailer, type MailLog } from './log-mailer'
 import { createSmtpMailer } from './smtp-mailer'
 
 export interface MailMessage {
+  /** One address of the grammar in lib/email (a stored, normalised address), never a list. */
   to: string
   subject: string
   text: string

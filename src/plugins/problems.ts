@@ -32,6 +32,12 @@ export function toProblem (err: FastifyError): ProblemError {
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return Problems.malformedJson()
+    // Raised before routing, so only through buildApp's frameworkErrors: a path that is not percent-encoded UTF-8
+    // (a lone surrogate can only arrive that way) or a path parameter over maxParamLength.
+    case 'FST_ERR_BAD_URL':
+      return new ProblemError({ status: 400, code: 'ERR_BAD_REQUEST', title: 'Bad request', detail: 'The URL path is not valid percent-encoded UTF-8' })
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return new ProblemError({ status: 400, code: 'ERR_BAD_REQUEST', title: 'Bad request', detail: 'A path parameter is too long' })
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return new ProblemError({ status: 400, code: 'ERR_BAD_REQUEST', title: 'Bad request', detail: 'Content-Length does not match the body' })
   }
@@ -72,6 +78,15 @@ export function clientErrorHandler (this: FastifyInstance, err: ConnectionError,
       `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
   }
   socket.destroy()
+}
+
+/** Fastify's `frameworkErrors` option: errors found before routing, answered as problem+json like the rest. */
+export function frameworkErrorHandler (realm: string) {
+  return (err: FastifyError, request: FastifyRequest, reply: FastifyReply): void => {
+    const problem = toProblem(err)
+    request.log.info({ code: problem.code, status: problem.status }, 'request refused')
+    sendProblem(reply, problem, realm)
+  }
 }
 
 async function problemsPlugin (app: FastifyInstance, opts: { realm: string }): Promise<void> {

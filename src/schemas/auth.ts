@@ -1,22 +1,36 @@
 // Request and response schemas of /v1/auth: registration, login, refresh, whoami.
 import { Type, type Static } from '@sinclair/typebox'
+import { checksOwnUnicode } from '../lib/well-formed-input'
 import { NameSchema, RoleSchema, UserSchema } from './user'
 
 /** 128 code points can take up to 256 UTF-16 units; the policy then counts code points exactly. */
 export const PASSWORD_SCHEMA_MAX = 256
 
-export const EmailSchema = Type.String({ minLength: 3, maxLength: 320, description: 'Trimmed, NFKC-normalised and lower-cased by the server' })
-export const PasswordSchema = Type.String({ minLength: 1, maxLength: PASSWORD_SCHEMA_MAX })
+const EMAIL_DESCRIPTION = 'Trimmed, NFKC-normalised and lower-cased by the server, then it must be a "valid e-mail address" of ' +
+  'the HTML standard (the grammar of <input type=email>): ASCII letters, digits and .!#$%&\'*+/=?^_`{|}~- before a single @, ' +
+  'two or more dot-separated host-name labels after it; no spaces, commas, semicolons, quotes, parentheses or angle brackets. ' +
+  'At most 64 characters before the @ and 254 in all'
+
+/** The raw bounds leave room for surrounding spaces and fullwidth forms; the grammar is checked after normalising. */
+export const EmailSchema = Type.String({ minLength: 3, maxLength: 320, description: EMAIL_DESCRIPTION })
+
+/** A password field: the password policy, not the generic input check, answers ill-formed Unicode in it. */
+export const passwordSchema = (description?: string) => checksOwnUnicode(Type.String({
+  minLength: 1, maxLength: PASSWORD_SCHEMA_MAX, ...(description !== undefined ? { description } : {})
+}))
+export const PasswordSchema = passwordSchema()
 
 export const RegisterBodySchema = Type.Object({
   email: EmailSchema,
-  password: Type.String({ minLength: 1, maxLength: PASSWORD_SCHEMA_MAX, description: 'At least PASSWORD_MIN_LENGTH (default 15) and at most 128 code points; not a common password' }),
+  password: passwordSchema('At least PASSWORD_MIN_LENGTH (default 15) and at most 128 code points; not a common password'),
   name: Type.Optional(NameSchema)
 }, { additionalProperties: false })
 export type RegisterBody = Static<typeof RegisterBodySchema>
 
 export const LoginBodySchema = Type.Object({
-  email: EmailSchema,
+  // No lookup and the same 401 as a wrong password for an address outside the grammar: a 400 would say nothing
+  // about accounts, but one answer for every bad credential keeps clients simple.
+  email: Type.String({ minLength: 3, maxLength: 320, description: `${EMAIL_DESCRIPTION}. Login answers any other string with the same 401 as a wrong password` }),
   password: PasswordSchema
 }, { additionalProperties: false })
 export type LoginBody = Static<typeof LoginBodySchema>

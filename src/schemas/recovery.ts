@@ -1,6 +1,6 @@
 // Request and response schemas of password reset and email verification.
 import { Type } from '@sinclair/typebox'
-import { EmailSchema, PASSWORD_SCHEMA_MAX } from './auth'
+import { EmailSchema, passwordSchema } from './auth'
 
 const LinkTokenSchema = Type.String({ minLength: 1, maxLength: 4096, description: 'The token from the emailed link (after #token=)' })
 
@@ -10,7 +10,7 @@ export const ForgotPasswordBodySchema = Type.Object({
 
 export const ResetPasswordBodySchema = Type.Object({
   token: LinkTokenSchema,
-  newPassword: Type.String({ minLength: 1, maxLength: PASSWORD_SCHEMA_MAX, description: 'Same policy as registration' })
+  newPassword: passwordSchema('Same policy as registration')
 }, { additionalProperties: false })
 
 export const VerifyEmailBodySchema = Type.Object({

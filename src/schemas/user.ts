@@ -27,4 +27,17 @@ export const toUser = (r: UserRecord): User => ({
   updatedAt: r.updatedAt.toISOString()
 })
 
-export const NameSchema = Type.String({ minLength: 1, maxLength: 100 })
+/**
+ * No C0 or C1 control character (NUL, ESC, tab, CR, LF, DEL, NEL…), line or paragraph separator, or bidi
+ * embedding, override or isolate (U+202A–U+202E, U+2066–U+2069). A name is shown to people and written to
+ * logs and admin screens: these forge lines, colour terminals or reverse text, and PostgreSQL refuses NUL.
+ * The pattern is all BMP escapes, so it means the same with or without a regex `u` flag.
+ */
+export const NAME_PATTERN = '^[^\\u0000-\\u001F\\u007F-\\u009F\\u2028\\u2029\\u202A-\\u202E\\u2066-\\u2069]*$'
+
+export const NameSchema = Type.String({
+  minLength: 1,
+  maxLength: 100,
+  pattern: NAME_PATTERN,
+  description: 'Display name; no control characters, line separators or bidi overrides'
+})

@@ -1,9 +1,11 @@
 // Registration, login, refresh and password changes: the rules, independent of HTTP.
+import { Value } from '@sinclair/typebox/value'
 import { nowSeconds, type Clock } from '../clock'
 import { normalizeEmail } from '../lib/email'
 import type { PasswordHasher } from '../lib/password-hasher'
 import { checkPassword, normalizePassword, PASSWORD_MAX_LENGTH } from '../lib/password-policy'
 import { Problems } from '../lib/problem'
+import { NameSchema } from '../schemas/user'
 import type { Revocations } from '../revocation/revocations'
 import type { AccessClaims, RefreshClaims } from '../tokens/claims'
 import type { IssuedTokens, TokenIssuer } from '../tokens/token-issuer'
@@ -78,19 +80,17 @@ export class AccountService {
   }
 
   /**
-   * Unknown email and wrong password cost one argon2 verify each and give the same problem, so
-   * neither the answer nor its timing tells whether an account exists.
+   * Unknown email and wrong password cost the same argon2 work (see PasswordHasher.verifyLogin, also across a
+   * change of ARGON2_* settings) and give the same problem, so neither the answer nor its timing tells whether
+   * an account exists. An address outside the grammar is looked up nowhere and answered the same way.
    */
   async login (input: { email: string, password: string }): Promise<Session> {
     const email = normalizeEmail(input.email)
     const password = normalizePassword(input.password)
     const user = email === null ? null : await guardStore(this.deps.store.findByEmail(email))
     const usable = codePoints(password) <= PASSWORD_MAX_LENGTH && password.isWellFormed()
-    if (user === null || !usable) {
-      await this.deps.hasher.verifyDummy(password)
-      throw Problems.invalidCredentials()
-    }
-    if (!await this.deps.hasher.verify(user.passwordHash, password)) throw Problems.invalidCredentials()
+    const verified = await this.deps.hasher.verifyLogin(usable ? user?.passwordHash ?? null : null, password)
+    if (user === null || !verified) throw Problems.invalidCredentials()
     // Only after the right password: telling a stranger an account is disabled would enumerate it.
     if (user.disabled) throw Problems.accountDisabled()
     if (this.deps.requireVerifiedEmail === true && !user.emailVerified) throw Problems.emailNotVerified()
@@ -214,6 +214,10 @@ export class AccountService {
    */
   async createUser (input: { email: string, password: string, name?: string, role: Role }): Promise<UserRecord> {
     const email = this.email(input.email)
+    // The command line has no route schema in front of it: the same name rule, checked here.
+    if (input.name !== undefined && !Value.Check(NameSchema, input.name)) {
+      throw Problems.validation([{ path: '/name', message: 'must be 1 to 100 characters without control characters or bidi overrides' }], 'The name is invalid')
+    }
     const password = this.acceptablePassword(input.password, '/password')
     try {
       const passwordHash = await this.deps.hasher.hash(password)

@@ -1,6 +1,6 @@
 // Password reset and email verification by emailed links: the rules, independent of HTTP; no token state is stored.
 import { randomBytes, timingSafeEqual } from 'node:crypto'
-import { normalizeEmail } from '../lib/email'
+import { isValidEmail, normalizeEmail } from '../lib/email'
 import { newId } from '../lib/ids'
 import type { PasswordHasher } from '../lib/password-hasher'
 import { checkPassword } from '../lib/password-policy'
@@ -51,7 +51,10 @@ export class RecoveryService {
     const user = await guardStore(this.deps.store.findByEmail(email))
     const account = user !== null && !user.disabled ? user : null
     const { token, expiresIn } = this.deps.links.reset(account ?? DECOY)
-    const message = resetPasswordMessage(email, linkTo(this.deps.publicUrl, 'reset-password', token), expiresIn)
+    // The stored address, not the typed one: the link goes to the mailbox that owns the account, whatever
+    // a lenient store collation or an older, looser grammar let match.
+    const to = account?.email ?? email
+    const message = resetPasswordMessage(to, linkTo(this.deps.publicUrl, 'reset-password', token), expiresIn)
     if (account !== null) this.deps.outbox.post(message, { purpose: 'password-reset', userId: account.id })
   }
 
@@ -98,6 +101,10 @@ export class RecoveryService {
     // A disabled user's access token lives out its TTL, but earns nothing new.
     if (user.disabled) throw Problems.accountDisabled()
     if (user.emailVerified) throw Problems.emailAlreadyVerified()
+    // An address stored before the grammar was strict ("a@x.org,b.org") is not mailed: it could reach another mailbox.
+    if (!isValidEmail(user.email)) {
+      throw Problems.validation([{ path: '/email', message: 'is not a valid email address' }], 'The account\'s stored email address is not valid')
+    }
     this.sendVerification(user)
   }
 }

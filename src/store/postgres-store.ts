@@ -271,6 +271,11 @@ export function createPostgresStore (options: PostgresStoreOptions): UserStore {
 
     ...sessionMethods(pool, now, run),
 
+    // substring() with a group returns the group: the `$`-delimited segment that starts with m=.
+    passwordHashParameters: () => run(async () => (await pool.query<{ parameters: string }>(`
+      SELECT DISTINCT substring(password_hash from '\\$(m=[^$]*)') AS parameters FROM users
+      WHERE substring(password_hash from '\\$(m=[^$]*)') IS NOT NULL`)).rows.map((row) => row.parameters)),
+
     ping: () => run(async () => { await pool.query('SELECT 1') }),
 
     close: () => {

@@ -11,6 +11,8 @@ import type { Role, UserPatch, UserRecord, UserStore } from './user-store'
 import { prepareSessionStatements, sessionMethods } from './sqlite-sessions'
 
 const MIGRATIONS_DIR = path.join(__dirname, 'migrations', 'sqlite')
+/** The `$`-delimited segment of a PHC string that starts with `m=` (the PostgreSQL store uses the same pattern). */
+const PHC_PARAMETERS = /\$(m=[^$]*)/
 const BUSY_TIMEOUT_MS = 5000
 
 interface UserRow {
@@ -71,7 +73,9 @@ function prepareStatements (db: Database.Database) {
       RETURNING *`),
     delete: db.prepare<[string]>('DELETE FROM users WHERE id = ?'),
     otherActiveAdmin: db.prepare<[string], number>("SELECT 1 FROM users WHERE id <> ? AND role = 'admin' AND disabled = 0 LIMIT 1").pluck(),
-    ...prepareSessionStatements(db)
+    ...prepareSessionStatements(db),
+    passwordHashParameters: db.prepare<[], string>(
+      'SELECT DISTINCT phc_parameters(password_hash) FROM users WHERE phc_parameters(password_hash) IS NOT NULL').pluck()
   }
 }
 
@@ -85,6 +89,10 @@ export function createSqliteStore (options: SqliteStoreOptions): UserStore {
   // WAL lets readers proceed while a writer commits; it does not apply to memory databases.
   if (!inMemory) db.pragma('journal_mode = WAL')
   db.pragma('foreign_keys = ON')
+
+  // SQLite has no regular expressions: the PHC parameter segment ("m=…,t=…,p=…") is cut out in JavaScript.
+  db.function('phc_parameters', { deterministic: true }, (hash: unknown) =>
+    typeof hash === 'string' ? (PHC_PARAMETERS.exec(hash)?.[1] ?? null) : null)
 
   const now = (): string => new Date(options.clock.now()).toISOString()
   const ping = db.prepare('SELECT 1')
@@ -192,6 +200,8 @@ export function createSqliteStore (options: SqliteStoreOptions): UserStore {
     }),
 
     ...sessionMethods(db, sql, now, run),
+
+    passwordHashParameters: () => run(() => sql().passwordHashParameters.all()),
 
     ping: () => run(() => { ping.get() }),
 

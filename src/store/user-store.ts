@@ -106,6 +106,11 @@ export interface UserStore extends SessionStore {
   update (id: string, patch: UserPatch): Promise<UserRecord | null>
   /** Returns false when the id is unknown; with `keepActiveAdmin`, throws LastAdminError as `update` does. */
   delete (id: string, options?: DeleteOptions): Promise<boolean>
+  /**
+   * The distinct argon2 parameter segments (`m=…,t=…,p=…`) of the stored password hashes, read once at start-up:
+   * a failed login then costs a verify at each, so a dormant account with an old hash is not told apart by time.
+   */
+  passwordHashParameters (): Promise<string[]>
   /** Resolves when the store answers a trivial query; used by /health/ready. */
   ping (): Promise<void>
   close (): Promise<void>

@@ -141,6 +141,29 @@ t.test('users create failures exit 1 with the stable code', async (t) => {
   t.match(badRole.stderr, /--role must be user or admin/)
 })
 
+t.test('finding 3: users create refuses an address list, comment or quoted local part', async (t) => {
+  const file = dbFile(t)
+  const config = cliConfig(file)
+  for (const email of ['victim@example.com,x1.org', 'victim@example.com;x3.org', '(a)victim@example.com', '"victim"@example.com']) {
+    const run = await cli(config, createArgs(email), PASSWORD)
+    t.equal(run.code, 1, email)
+    t.match(run.stderr, /ERR_VALIDATION/)
+  }
+  const listed = await cli(config, ['users', 'list', '--json'])
+  t.equal(listed.code, 0, listed.stderr)
+  t.equal(listed.stdout.trim(), '', 'no account was created')
+})
+
+t.test('finding 10: users create refuses control characters and bidi overrides in --name', async (t) => {
+  const config = cliConfig(dbFile(t))
+  for (const name of ['Ada\u0000', 'Ada\u001b[31m', 'Ada\nAdmin', 'Ada\u202eevil', 'Ada\u2066x\u2069']) {
+    const run = await cli(config, createArgs('ada@example.com', '--name', name), PASSWORD)
+    t.equal(run.code, 1, JSON.stringify(name))
+    t.match(run.stderr, /ERR_VALIDATION/)
+  }
+  t.equal((await cli(config, createArgs('ada@example.com', '--name', 'Ada Lovelace 👩‍💻'), PASSWORD)).code, 0, 'an ordinary name')
+})
+
 t.test('users disable revokes sessions and blocks login; enable restores it', async (t) => {
   const file = dbFile(t)
   const config = cliConfig(file)

@@ -1,7 +1,7 @@
 // Tests for the argon2id hasher: hash format, verify, rehash detection, the dummy verify and event-loop freedom.
 import t from 'tap'
 import type * as hasherModule from '../../src/lib/password-hasher'
-import { OWASP_ARGON2, PasswordHasher } from '../../src/lib/password-hasher'
+import { argon2ParamsOf, OWASP_ARGON2, PasswordHasher } from '../../src/lib/password-hasher'
 
 // Smallest parameters the config allows, to keep the suite fast; OWASP's are used where the format matters.
 const FAST = { memoryCost: 8192, timeCost: 1, parallelism: 1 }
@@ -122,4 +122,18 @@ t.test('hashing runs off the event loop', async (t) => {
   clearInterval(timer)
   // Were argon2 run on the main thread, no timer callback could fire until every hash had finished.
   t.ok(ticksWhenDone >= 2, `the interval kept firing while 4 hashes ran (${ticksWhenDone} ticks)`)
+})
+
+t.test('argon2ParamsOf reads m, t and p in any order, within the configurable bounds only', async (t) => {
+  t.same(argon2ParamsOf('$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA'), OWASP_ARGON2)
+  t.same(argon2ParamsOf('m=65536,p=4,t=3'), { memoryCost: 65536, timeCost: 3, parallelism: 4 }, 'the argon2 package order')
+  for (const phc of ['garbage', '$argon2id$v=19$m=19456,t=2$c2FsdA$aGFzaA', 'm=1024,t=2,p=1', 'm=19456,t=1000,p=1', 'm=19456,t=2,p=1e1', 'm=19456,t=-2,p=1']) {
+    t.equal(argon2ParamsOf(phc), null, phc)
+  }
+})
+
+t.test('learnParameters: every set stored hashes carry, once, the live one first', async (t) => {
+  const hasher = new PasswordHasher(FAST)
+  hasher.learnParameters(['m=19456,t=2,p=1', '$argon2id$v=19$m=8192,t=1,p=1$c2FsdA$aGFzaA', 'm=19456,p=1,t=2', 'm=1,t=1,p=1', 'junk'])
+  t.same(hasher.knownParameters, [FAST, OWASP_ARGON2])
 })

@@ -5,6 +5,7 @@ import type { Test } from 'tap'
 import { loggerOptions } from '../../src/app'
 import type { ManualClock } from '../../src/clock'
 import type { Mailer, MailMessage } from '../../src/mail/mailer'
+import type { UserStore } from '../../src/store/user-store'
 import { createSmtpMailer } from '../../src/mail/smtp-mailer'
 import { build, testConfig, type TestContext } from '../helper'
 import { startSmtpSink, type Delivered, type SmtpSink } from './smtp-sink'
@@ -53,12 +54,16 @@ export function captureLogs (level = 'info'): { logger: object, logs: LogCapture
 
 export interface MailContext extends TestContext { sink: SmtpSink, mailer: TrackedMailer, logs: LogCapture }
 
-export async function buildWithMail (t: Test, options: { env?: Record<string, string>, delayMs?: number, clock?: ManualClock } = {}): Promise<MailContext> {
+export interface MailBuildOptions { env?: Record<string, string>, delayMs?: number, clock?: ManualClock, store?: UserStore }
+
+export async function buildWithMail (t: Test, options: MailBuildOptions = {}): Promise<MailContext> {
   const sink = await startSmtpSink(t, options.delayMs === undefined ? {} : { delayMs: options.delayMs })
   const env = { SMTP_URL: sink.url, MAIL_FROM: 'Tessera Test <auth@tessera.test>', PUBLIC_URL: 'https://app.example.com/account', ...options.env }
   const mailer = new TrackedMailer(createSmtpMailer(sink.url, testConfig(env).mail.from))
   const { logger, logs } = captureLogs()
-  const ctx = await build(t, { env, mailer, logger, ...(options.clock !== undefined ? { clock: options.clock } : {}) })
+  const ctx = await build(t, {
+    env, mailer, logger, ...(options.clock !== undefined ? { clock: options.clock } : {}), ...(options.store !== undefined ? { store: options.store } : {})
+  })
   return { ...ctx, sink, mailer, logs }
 }
 

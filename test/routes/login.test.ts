@@ -2,6 +2,7 @@
 import t from 'tap'
 import type { LightMyRequestResponse } from 'fastify'
 import { ManualClock } from '../../src/clock'
+import type * as hasherModule from '../../src/lib/password-hasher'
 import { createSqliteStore } from '../../src/store/sqlite-store'
 import { assertProblem, bearer, build, PASSWORD, register, START, type AuthResultBody } from '../helper'
 
@@ -147,4 +148,50 @@ t.test('a failed login does not rehash', async (t) => {
   const res = await newApp.app.inject({ method: 'POST', url: URL, payload: { email: 'alice@example.com', password: 'wrong wrong wrong wrong' } })
   assertProblem(t, res, 401, 'ERR_INVALID_CREDENTIALS')
   t.equal((await store.findById(user.id))!.passwordHash, before)
+})
+
+t.test('finding 4: across an argon2 parameter change, an unknown email does the same argon2 work as an existing account', async (t) => {
+  // Spy on the argon2 package the hasher loads: the (m, t) of every verification a login performs, dummy or real.
+  // Work is counted, not timed: equal parameter sets are equal cost, on any machine.
+  const argon2 = await import('argon2')
+  const performed: string[] = []
+  const { PasswordHasher: Spied } = t.mockRequire<typeof hasherModule>('../../src/lib/password-hasher', {
+    argon2: {
+      ...argon2,
+      verify: (digest: string, password: string) => {
+        performed.push(`m=${/m=(\d+)/.exec(digest)?.[1]},t=${/t=(\d+)/.exec(digest)?.[1]}`)
+        return argon2.verify(digest, password)
+      }
+    }
+  })
+  const clock = new ManualClock(START)
+  const store = createSqliteStore({ path: ':memory:', clock })
+  // Registered under the old parameters (t=1), then dormant: its hash stays old until it next logs in.
+  const before = await build(t, { clock, store, env: { ARGON2_ITERATIONS: '1' } })
+  await register(before.app, 'dormant@example.com')
+  // Restarted with t=2; one account registers under the new parameters.
+  const after = await build(t, { clock, store, env: { ARGON2_ITERATIONS: '2' }, hasher: new Spied({ memoryCost: 8192, timeCost: 2, parallelism: 1 }) })
+  await register(after.app, 'fresh@example.com')
+
+  const workOf = async (email: string): Promise<string[]> => {
+    performed.length = 0
+    const res = await after.app.inject({ method: 'POST', url: URL, payload: { email, password: 'not the password at all' } })
+    assertProblem(t, res, 401, 'ERR_INVALID_CREDENTIALS')
+    return [...performed].sort()
+  }
+  // The unknown email first: nothing about the dormant account has been seen since the restart but the store.
+  const unknown = await workOf('nobody@example.com')
+  t.strictSame(unknown, ['m=8192,t=1', 'm=8192,t=2'], 'an unknown email pays for every parameter set stored')
+  t.strictSame(await workOf('dormant@example.com'), unknown, 'a wrong password on an old hash: the same work')
+  t.strictSame(await workOf('fresh@example.com'), unknown, 'a wrong password on a current hash: the same work')
+  t.strictSame(await workOf('not an address'), unknown, 'an address outside the grammar: the same work')
+
+  // The right password pays for its own hash (and upgrades it); once no old hash is left, a restart drops t=1.
+  const ok = await after.app.inject({ method: 'POST', url: URL, payload: { email: 'dormant@example.com', password: PASSWORD } })
+  t.equal(ok.statusCode, 200, ok.body)
+  const restarted = await build(t, { clock, store, env: { ARGON2_ITERATIONS: '2' }, hasher: new Spied({ memoryCost: 8192, timeCost: 2, parallelism: 1 }) })
+  performed.length = 0
+  const res = await restarted.app.inject({ method: 'POST', url: URL, payload: { email: 'nobody@example.com', password: PASSWORD } })
+  assertProblem(t, res, 401, 'ERR_INVALID_CREDENTIALS')
+  t.strictSame(performed, ['m=8192,t=2'], 'only the current set once every hash is current')
 })

@@ -245,6 +245,16 @@ export function storeContract (t: Test, name: string, makeStore: MakeStore): voi
       t.equal(remaining.length, 1, 'one active admin remains')
     })
 
+    t.test('passwordHashParameters lists each distinct argon2 parameter segment once', async t => {
+      const { store } = await setup(t)
+      t.strictSame(await store.passwordHashParameters(), [], 'none without users')
+      await store.create(newUser())
+      await store.create(newUser({ email: 'b@example.io', passwordHash: '$argon2id$v=19$m=19456,t=2,p=1$b3RoZXI$b3RoZXI' }))
+      await store.create(newUser({ email: 'c@example.io', passwordHash: '$argon2id$v=19$m=65536,t=3,p=1$c2FsdA$aGFzaA' }))
+      await store.create(newUser({ email: 'd@example.io', passwordHash: '$argon2i$v=19$m=4096,p=1,t=3$c2FsdA$aGFzaA' }))
+      await store.create(newUser({ email: 'e@example.io', passwordHash: 'not a PHC string' }))
+      t.strictSame((await store.passwordHashParameters()).sort(), ['m=19456,t=2,p=1', 'm=4096,p=1,t=3', 'm=65536,t=3,p=1'])
+    })
 
     t.test('migrate is idempotent', async t => {
       const { store } = await setup(t)
