@@ -6,6 +6,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { BUDGET_S, estimateMinutes, writeReport, type RunMeta } from './report/report'
+import { buildTessera } from './lib/processes'
 import type { BenchContext, FailedScenario, Scenario, ScenarioResult } from './lib/scenario'
 import { SCENARIOS } from './scenarios'
 
@@ -66,6 +67,7 @@ async function main (): Promise<number> {
     const rounds = args.smoke ? 1 : 2
     const expected = args.smoke ? `about ${estimateS} s` : `a whole run at BENCH_SCALE=1 takes about ${estimateMinutes()} min`
     log(`${args.smoke ? 'smoke' : 'full'} run of ${selected.map((s) => s.id).join(', ')}; BENCH_SCALE=${scale}; on an idle 2-core machine ${expected}; results in ${outDir}`)
+    buildTessera()
     const tmp = mkdtempSync(path.join(os.tmpdir(), 'tessera-bench-'))
     const startedAt = new Date().toISOString()
     const loadBefore = os.loadavg()

@@ -1,18 +1,17 @@
 // Target servers as child processes: one at a time, on 127.0.0.1, ready when GET /health/live answers 200.
-import { spawn, type ChildProcess } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
 import net from 'node:net'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { pathToFileURL } from 'node:url'
+import { buildSync } from 'esbuild'
 import { ConfigSchema } from '../../src/config'
 import { PROBE_SIGNAL } from '../preload/signal-file'
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..')
-/** tsx's loader by absolute URL, so a child can run from a temporary directory (no stray ./.env is read there). */
-const TSX_LOADER = pathToFileURL(require.resolve('tsx')).href
-const TSCONFIG = path.join(REPO_ROOT, 'tsconfig.json')
+/** The bench's own servers and preloads, compiled (gitignored, like Tessera's dist/). */
+const BENCH_DIST = path.join(REPO_ROOT, 'bench', 'dist')
 
 export const HEALTH_PATH = '/health/live'
 const START_TIMEOUT_MS = 60_000
@@ -24,11 +23,14 @@ const KEEP_OUTPUT = 16 * 1024
 export interface ServerSpec {
   /** Name used in logs and error messages. */
   name: string
-  /** Entry file, relative to the repository root, run as `node --import tsx <script>`. */
+  /**
+   * Entry file, relative to the repository root, run as `node <script>`: Tessera's `dist/server.js`, or a bench
+   * peer's `.ts`, which benchEntry compiles first.
+   */
   script: string
   /** Variables on top of a scrubbed copy of the bench's environment; PORT and HOST are set here. */
   env: Record<string, string>
-  /** Node flags placed after `--import tsx`, e.g. `--expose-gc` or a bench preload. */
+  /** Node flags placed before the script, e.g. `--expose-gc` or `--import` of a benchEntry preload. */
   nodeArgs?: string[]
   /** Working directory of the child (a temporary directory). */
   cwd: string
@@ -44,6 +46,36 @@ export interface RunningServer {
   child: ChildProcess
   output: () => string
   stop: () => Promise<void>
+}
+
+/** Bring Tessera's dist/ up to date (scripts/build.mjs: nothing to do when it is), as `npm start` does. */
+export function buildTessera (): void {
+  const result = spawnSync(process.execPath, [path.join(REPO_ROOT, 'scripts', 'build.mjs')], { cwd: REPO_ROOT, stdio: ['ignore', 'inherit', 'inherit'] })
+  if (result.status !== 0) throw new Error(`scripts/build.mjs failed (${result.status ?? result.signal}): the bench runs Tessera's dist/`)
+}
+
+const compiledEntries = new Map<string, string>()
+
+/**
+ * A bench TypeScript entry (peer server or preload, relative to the repository root) bundled by esbuild with its
+ * relative imports into bench/dist/ (packages stay external, found in node_modules). Every bench process then runs
+ * plain JavaScript, as Tessera's dist/ does: start-up and memory compare like with like, and none carries tsx.
+ */
+export function benchEntry (rel: string): string {
+  let file = compiledEntries.get(rel)
+  if (file === undefined) {
+    file = path.join(BENCH_DIST, rel.replace(/^bench[/\\]/, '').replace(/\.ts$/, '.js'))
+    const [output] = buildSync({
+      entryPoints: [path.join(REPO_ROOT, rel)], bundle: true, packages: 'external', platform: 'node', format: 'cjs', target: 'node20', write: false, logLevel: 'silent'
+    }).outputFiles
+    mkdirSync(path.dirname(file), { recursive: true })
+    // Written aside and renamed: another bench run may be starting the same peer from this file.
+    const tmp = `${file}.${process.pid}.tmp`
+    writeFileSync(tmp, output.contents)
+    renameSync(tmp, file)
+    compiledEntries.set(rel, file)
+  }
+  return file
 }
 
 const live = new Set<ChildProcess>()
@@ -81,10 +113,10 @@ function childEnv (env: Record<string, string>, port: number): NodeJS.ProcessEnv
   const inherited: NodeJS.ProcessEnv = { ...process.env }
   // Tessera's settings come only from the scenario, never from the shell that runs the bench.
   for (const key of Object.keys(ConfigSchema.properties)) delete inherited[key]
-  // tap's (or anyone's) loaders must not be stacked on tsx.
+  // tap's (or anyone's) loaders must not reach the servers.
   delete inherited.NODE_OPTIONS
   delete inherited.UV_THREADPOOL_SIZE
-  return { ...inherited, TSX_TSCONFIG_PATH: TSCONFIG, NODE_ENV: 'production', HOST: '127.0.0.1', PORT: String(port), ...env }
+  return { ...inherited, NODE_ENV: 'production', HOST: '127.0.0.1', PORT: String(port), ...env }
 }
 
 /** Start a server and wait until /health/live answers 200. Retries once if the port was taken meanwhile. */
@@ -98,7 +130,8 @@ export async function startServer (spec: ServerSpec): Promise<RunningServer> {
 }
 
 async function startOnce (spec: ServerSpec, port: number): Promise<RunningServer> {
-  const args = ['--import', TSX_LOADER, ...(spec.nodeArgs ?? []), path.join(REPO_ROOT, spec.script)]
+  const entry = spec.script.endsWith('.ts') ? benchEntry(spec.script) : path.join(REPO_ROOT, spec.script)
+  const args = [...(spec.nodeArgs ?? []), entry]
   const t0 = performance.now()
   const child = spawn(process.execPath, args, { cwd: spec.cwd, env: childEnv(spec.env, port), stdio: ['ignore', 'pipe', 'pipe'] })
   live.add(child)

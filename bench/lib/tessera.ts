@@ -1,4 +1,4 @@
-// Tessera as a bench target: `node --import tsx src/server.ts` with SQLite and keys in a temp directory.
+// Tessera as a bench target: `node dist/server.js`, as `npm start` runs it, with SQLite and keys in a temp directory.
 import path from 'node:path'
 import { getStatus, type RunningServer, type ServerSpec } from './processes'
 
@@ -8,7 +8,7 @@ export const WHOAMI_PATH = '/v1/auth/whoami'
 export function tesseraSpec (name: string, dir: string, env: Record<string, string> = {}, nodeArgs: string[] = []): ServerSpec {
   return {
     name,
-    script: 'src/server.ts',
+    script: 'dist/server.js',
     cwd: dir,
     nodeArgs,
     env: {

@@ -1,5 +1,5 @@
 // Bench-only preload: event-loop delay histogram (perf_hooks), written and reset on each PROBE_SIGNAL (SIGURG).
-// Usage: node --import tsx --import ./bench/preload/eventloop.ts src/server.ts, with BENCH_PROBE_FILE set.
+// Usage: node --import ./bench/dist/preload/eventloop.js dist/server.js, with BENCH_PROBE_FILE set (benchEntry compiles it).
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { writeOnSignal } from './signal-file'
 

@@ -74,8 +74,8 @@ function markdown (result: ScenarioResult): string {
     `| Fastify + @fastify/jwt (bench/peers/fastify-jwt.ts) | ${fmtInt(d.fastify.median)} | ${fmtInt(d.fastify.min)} | ${fmtInt(d.fastify.max)} |`,
     `| Tessera, first start (generates the key, creates the database), once | ${fmtInt(d.firstStartMs)} | — | — |`,
     '',
-    `Tessera ÷ Fastify, medians: ${fmt(d.ratio)}. No target; both run through tsx (\`node --import tsx\`), as \`npm start\` does,`,
-    'so both include compiling TypeScript on load (cached by tsx after the first start).',
+    `Tessera ÷ Fastify, medians: ${fmt(d.ratio)}. No target; both run compiled JavaScript with no loader: Tessera's`,
+    '`dist/server.js`, as `npm start` does, and the peer bundled by esbuild into `bench/dist/`.',
     '',
     `**Noise.** Tessera's starts ranged from ${fmtInt(d.tessera.min)} to ${fmtInt(d.tessera.max)} ms, Fastify's from ${fmtInt(d.fastify.min)} to ${fmtInt(d.fastify.max)} ms; ` +
       'polling adds up to 5 ms.'
@@ -106,11 +106,11 @@ export const coldStart: Scenario = {
   title: '6. Cold start',
   estimateS: 35,
   method: [
-    'Time from `spawn()` of `node --import tsx src/server.ts` to the first 200 from `GET /health/live`, polled',
+    'Time from `spawn()` of `node dist/server.js` (the compiled build `npm start` runs) to the first 200 from `GET /health/live`, polled',
     'every 5 ms with a new connection (so the resolution is about 5 ms). The first start, on an empty directory,',
     'generates the signing key and creates the SQLite database; it is reported once. Then ten starts with the key',
     'directory and database in place, alternating with ten starts of the plain Fastify peer',
-    '(`bench/peers/fastify-jwt.ts`, also through tsx) as the reference: Tessera, Fastify, Tessera, Fastify, …',
+    '(`bench/peers/fastify-jwt.ts`, also compiled, no tsx) as the reference: Tessera, Fastify, Tessera, Fastify, …',
     'Figures: median and min of each, and the ratio of the medians.'
   ].join('\n'),
   run,

@@ -3,13 +3,12 @@ import { randomBytes } from 'node:crypto'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { bearerGets, jsonPosts, runLoad, type LoadSample } from '../lib/load'
-import { probe, REPO_ROOT, startServer, type RunningServer } from '../lib/processes'
+import { benchEntry, probe, startServer, type RunningServer } from '../lib/processes'
 import { fmt, fmtInt, seconds, tempDir, type BenchContext, type Scenario, type ScenarioOutcome, type ScenarioResult } from '../lib/scenario'
 import { spread, type Spread } from '../lib/stats'
 import { checkToken, tesseraSpec, WHOAMI_PATH } from '../lib/tessera'
 import { mintAccessTokens, tesseraKeyDir } from '../lib/tokens'
 
-const EVENTLOOP_PRELOAD = pathToFileURL(path.join(REPO_ROOT, 'bench/preload/eventloop.ts')).href
 /** libuv's default thread pool (4), then the number of cores here (2). */
 const POOLS = [4, 2]
 const USERS = 16
@@ -65,7 +64,7 @@ async function run (ctx: BenchContext): Promise<ScenarioOutcome> {
     for (const pool of params.pools) {
       const server = await startServer({
         ...tesseraSpec(`tessera pool ${pool}`, dir, { UV_THREADPOOL_SIZE: String(pool), BENCH_PROBE_FILE: probeFile }),
-        nodeArgs: ['--import', EVENTLOOP_PRELOAD]
+        nodeArgs: ['--import', pathToFileURL(benchEntry('bench/preload/eventloop.ts')).href]
       })
       try {
         await register(server, users)

@@ -3,13 +3,12 @@ import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import type autocannon from 'autocannon'
 import { bearerGets, runLoad } from '../lib/load'
-import { probe, REPO_ROOT, rssBytes, sleep, startServer, type RunningServer, type ServerSpec } from '../lib/processes'
+import { benchEntry, probe, rssBytes, sleep, startServer, type RunningServer, type ServerSpec } from '../lib/processes'
 import { count, fmt, tempDir, type BenchContext, type Scenario, type ScenarioOutcome, type ScenarioResult } from '../lib/scenario'
 import { spread, type Spread } from '../lib/stats'
 import { checkToken, tesseraSpec, WHOAMI_PATH } from '../lib/tessera'
 import { mintAccessTokens, tesseraKeyDir } from '../lib/tokens'
 
-const GC_PRELOAD = pathToFileURL(path.join(REPO_ROOT, 'bench/preload/gc.ts')).href
 const CHECKPOINTS = [25_000, 50_000, 100_000]
 const CONNECTIONS = 100
 /** Users served before the "0" point, so both servers have run every code path (JIT) first. */
@@ -89,7 +88,7 @@ async function run (ctx: BenchContext): Promise<ScenarioOutcome> {
   const warm = mintAccessTokens(key, warmupUsers)
   const { tokens, subs } = mintAccessTokens(key, users)
   const probeFile = path.join(dir, 'probe.json')
-  const preload = { nodeArgs: ['--expose-gc', '--import', GC_PRELOAD] }
+  const preload = { nodeArgs: ['--expose-gc', '--import', pathToFileURL(benchEntry('bench/preload/gc.ts')).href] }
 
   const specs: Record<Stack, ServerSpec> = {
     tessera: { ...tesseraSpec('tessera', dir, { BENCH_PROBE_FILE: probeFile }), ...preload },

@@ -16,7 +16,7 @@ const readJson = <T>(file: string): T => JSON.parse(readFileSync(file, 'utf8')) 
 t.test('bench --smoke: every scenario produces numbers, a chart and a report section', async (t) => {
   const out = t.testdir()
   const env = { ...process.env }
-  // tap's loaders must not be stacked on tsx (the bench and its servers run as `node --import tsx`).
+  // tap's loaders must not be stacked on tsx (the bench runs as `node --import tsx`; its servers run compiled).
   delete env.NODE_OPTIONS
   try {
     await run(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--smoke', '--out', out], { cwd: REPO_ROOT, env, timeout: 160_000 })

@@ -8,8 +8,7 @@ import { loadConfig, type Config } from '../../src/config'
 import { createSqliteStore } from '../../src/store/sqlite-store'
 import { assertProblem, bearer, build, PASSWORD, START, TEST_ARGON2, type AuthResultBody, type TestContext } from '../helper'
 import { ManualClock } from '../../src/clock'
-
-const REPO_ROOT = path.join(__dirname, '..', '..')
+import { compiled, REPO_ROOT } from '../e2e/server-process'
 
 interface Run { code: number, stdout: string, stderr: string }
 
@@ -267,9 +266,11 @@ t.test('the real process reads the password from a pipe', async (t) => {
   const env: NodeJS.ProcessEnv = {
     ...process.env, DATABASE_URL: `sqlite:${file}`, LOG_LEVEL: 'silent', ...TEST_ARGON2
   }
-  const child = spawn(process.execPath, [
-    '--import', 'tsx', 'src/cli/main.ts', ...createArgs('piped@example.com', '--role', 'admin')
-  ], { cwd: REPO_ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] })
+  // The compiled CLI, as `npm run cli` runs it: without tap's loaders.
+  delete env.NODE_OPTIONS
+  const child = spawn(process.execPath, [compiled('cli/main.js'), ...createArgs('piped@example.com', '--role', 'admin')], {
+    cwd: REPO_ROOT, env, stdio: ['pipe', 'pipe', 'pipe']
+  })
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })

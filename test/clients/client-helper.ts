@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process'
 import path from 'node:path'
 import type { Test } from 'tap'
 import { ConfigSchema } from '../../src/config'
-import { REPO_ROOT, startServer, type ServerProcess } from '../e2e/server-process'
+import { compiled, REPO_ROOT, startServer, type ServerProcess } from '../e2e/server-process'
 
 export { REPO_ROOT }
 
@@ -39,7 +39,7 @@ export async function createAdmin (tessera: Tessera, email: string, password = P
   const env: NodeJS.ProcessEnv = { ...process.env }
   for (const key of Object.keys(ConfigSchema.properties)) delete env[key]
   delete env.NODE_OPTIONS
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'users', 'create', '--email', email, '--role', 'admin', '--password-stdin'], {
+  const child = spawn(process.execPath, [compiled('cli/main.js'), 'users', 'create', '--email', email, '--role', 'admin', '--password-stdin'], {
     cwd: REPO_ROOT,
     env: { ...env, ...tessera.env, LOG_LEVEL: 'silent' },
     stdio: ['pipe', 'pipe', 'pipe'],

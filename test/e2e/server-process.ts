@@ -1,11 +1,22 @@
-// Starts the real server (`node --import tsx src/server.ts`, as `npm start` does) in a child process for end-to-end tests.
+// Starts the real server (`node dist/server.js`, as `npm start` does) in a child process for end-to-end tests.
 import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { createInterface } from 'node:readline'
 import type { Test } from 'tap'
 import { ConfigSchema } from '../../src/config'
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..')
+
+/**
+ * A file of the compiled build (`server.js`, `cli/main.js`): process tests run the code that is deployed.
+ * tap's `before` (test/before.mjs, in package.json) rebuilds dist/ when src/ is newer, once per run.
+ */
+export function compiled (entry: string): string {
+  const file = path.join(REPO_ROOT, 'dist', entry)
+  if (!existsSync(file)) throw new Error(`${file} is missing: tap's \`before\` builds dist/; outside tap, run \`npm run build\``)
+  return file
+}
 
 /** One line of the server's pino output (JSON), or the raw text when a line is not JSON. */
 export interface LogLine {
@@ -40,10 +51,10 @@ export async function startServer (t: Test, env: Record<string, string>): Promis
   // Tessera's own variables come only from `env`, so a developer's shell cannot change what is tested.
   // (A ./.env file would still fill in variables the test leaves unset: dotenv never overrides.)
   for (const key of Object.keys(ConfigSchema.properties)) delete inherited[key]
-  // tap's loaders must not be stacked on tsx: run the server exactly as `npm start` does.
+  // tap's TypeScript loader must not reach the server: run it as `npm start` does.
   delete inherited.NODE_OPTIONS
 
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  const child = spawn(process.execPath, [compiled('server.js')], {
     cwd: REPO_ROOT,
     env: { ...inherited, HOST: '127.0.0.1', PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe']

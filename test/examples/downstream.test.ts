@@ -9,6 +9,7 @@ import { createInterface } from 'node:readline'
 import t, { type Test } from 'tap'
 import { runKeysCommand } from '../../src/cli/keys-command'
 import { loadConfig } from '../../src/config'
+import { compiled } from '../e2e/server-process'
 
 const ROOT = resolve(__dirname, '..', '..')
 const CLI = join(ROOT, 'src', 'cli', 'main.ts')
@@ -48,9 +49,9 @@ function stopOnTeardown (t: Test, proc: ChildProcess): void {
   t.teardown(() => stop(proc))
 }
 
-/** Start `node --import tsx <script>` in the repo root and wait for Fastify's "Server listening at" line. */
-async function startServer (t: Test, name: string, script: string, env: Record<string, string>): Promise<Child> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', script], { cwd: ROOT, env: { ...baseEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+/** Start `node <args>` in the repo root and wait for Fastify's "Server listening at" line. */
+async function startServer (t: Test, name: string, args: string[], env: Record<string, string>): Promise<Child> {
+  const proc = spawn(process.execPath, args, { cwd: ROOT, env: { ...baseEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   stopOnTeardown(t, proc)
   const output: string[] = []
   const keep = (line: string): void => { output.push(line); if (output.length > 200) output.shift() }
@@ -71,7 +72,7 @@ async function startServer (t: Test, name: string, script: string, env: Record<s
   return { proc, url, output }
 }
 
-/** `keys <args>` through the real CLI when src/cli/main.ts exists, else runKeysCommand in-process. */
+/** `keys <args>` through the real (compiled) CLI when src/cli/main.ts exists, else runKeysCommand in-process. */
 async function keys (t: Test, env: Record<string, string>, args: string[]): Promise<string> {
   if (!existsSync(CLI)) {
     let out = ''
@@ -80,7 +81,7 @@ async function keys (t: Test, env: Record<string, string>, args: string[]): Prom
     t.equal(code, 0, `keys ${args.join(' ')} (in-process runKeysCommand: ${CLI} does not exist) ${err}`)
     return out
   }
-  const proc = spawn(process.execPath, ['--import', 'tsx', CLI, 'keys', ...args], { cwd: ROOT, env: { ...baseEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const proc = spawn(process.execPath, [compiled('cli/main.js'), 'keys', ...args], { cwd: ROOT, env: { ...baseEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   stopOnTeardown(t, proc)
   let out = ''
   let err = ''
@@ -150,8 +151,8 @@ t.test('a downstream service trusts Tessera through the JWKS alone, across rotat
     RATE_LIMIT: 'off',
     LOG_LEVEL: 'info'
   }
-  const tessera = await startServer(t, 'tessera', 'src/server.ts', env)
-  const downstream = await startServer(t, 'downstream', 'examples/downstream/server.ts', {
+  const tessera = await startServer(t, 'tessera', [compiled('server.js')], env)
+  const downstream = await startServer(t, 'downstream', ['--import', 'tsx', 'examples/downstream/server.ts'], {
     HOST: '127.0.0.1',
     PORT: '0',
     TESSERA_JWKS_URL: `${tessera.url}/.well-known/jwks.json`,
