@@ -1,7 +1,7 @@
 // loadConfig: weak or contradictory settings are refused with a message naming the variable; durations and defaults.
 import t from 'tap'
 import { loadConfig } from '../src/config'
-import { refusal } from './helper'
+import { refusal } from './support/app'
 import { parseDuration } from '../src/lib/duration'
 
 

@@ -10,6 +10,7 @@ import t from 'tap'
 import ts from 'typescript'
 import { contentSecurityPolicy, createSpaHandler } from '../../examples/spa/server'
 import { PASSWORD, REPO_ROOT, sleep, startTessera } from './client-helper'
+import { NEW_PASSWORD } from '../support/passwords'
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 // Headless, no GPU, and nothing that reaches the network on its own (updates, sync, QUIC probes).
@@ -19,7 +20,6 @@ const CHROMIUM_FLAGS = [
 ]
 const ARTIFACTS = path.join(REPO_ROOT, 'test', 'artifacts')
 const STEP_TIMEOUT_MS = 10_000
-const NEW_PASSWORD = 'another long passphrase for ada'
 
 async function listen (server: Server): Promise<string> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))

@@ -2,7 +2,7 @@
 import { connect } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import t, { type Test } from 'tap'
-import { assertProblem, bearer, build, register, type TestContext } from '../helper'
+import { assertProblem, bearer, build, register, type TestContext } from '../support/app'
 
 const WHOAMI = '/v1/auth/whoami'
 

@@ -3,7 +3,7 @@ import { createHmac, generateKeyPairSync, sign } from 'node:crypto'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import t, { type Test as Tap } from 'tap'
-import { bearer, build, makeKey, register, type TestContext } from '../helper'
+import { bearer, build, makeKey, register, type TestContext } from '../support/app'
 
 type Json = Record<string, unknown> | unknown[] | string
 /** Signs the JWS signing input `b64(header).b64(payload)`; returns the base64url signature ('' for none). */

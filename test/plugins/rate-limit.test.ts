@@ -3,7 +3,7 @@
 import { randomInt } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import t from 'tap'
-import { assertProblem, build, PASSWORD, register } from './../helper'
+import { assertProblem, build, PASSWORD, register } from '../support/app'
 
 const REDIS_URL = 'redis://127.0.0.1:6379'
 /** A fresh client address per run, so counters from other runs (Redis keeps them) never interfere. */

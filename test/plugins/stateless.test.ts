@@ -4,7 +4,7 @@ import t, { type Test } from 'tap'
 import { ManualClock } from '../../src/clock'
 import { createSqliteStore } from '../../src/store/sqlite-store'
 import { StoreUnavailableError, type UserStore } from '../../src/store/user-store'
-import { assertProblem, bearer, build, register, START, type BuildOptions, type TestContext } from '../helper'
+import { assertProblem, bearer, build, register, START, type BuildOptions, type TestContext } from '../support/app'
 
 interface FailingStore {
   store: UserStore

@@ -6,7 +6,7 @@ import { createSmtpMailer } from '../../src/mail/smtp-mailer'
 import { createSqliteStore } from '../../src/store/sqlite-store'
 import type { UserStore } from '../../src/store/user-store'
 import { ManualClock } from '../../src/clock'
-import { assertProblem, build, register, START } from '../helper'
+import { assertProblem, build, PASSWORD, register, START } from '../support/app'
 import { buildWithMail, captureLogs, forgot, isReset, isVerify, TrackedMailer } from './mail-helper'
 import { startSmtpSink, tokenFromLink } from './smtp-sink'
 
@@ -80,7 +80,7 @@ t.test('SMTP server down: 202 (and 201 on register), never 500; the failure is l
 
   const { logger, logs } = captureLogs()
   const { app } = await build(t, { env: { SMTP_URL: `smtp://127.0.0.1:${port}` }, logger })
-  const reg = await app.inject({ method: 'POST', url: '/v1/auth/register', payload: { email: 'alice@example.com', password: 'correct horse battery staple' } })
+  const reg = await app.inject({ method: 'POST', url: '/v1/auth/register', payload: { email: 'alice@example.com', password: PASSWORD } })
   t.equal(reg.statusCode, 201, 'registration succeeds although its verification mail cannot go out')
   const res = await forgot(app, 'alice@example.com')
   t.equal(res.statusCode, 202)

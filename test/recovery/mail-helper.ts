@@ -6,10 +6,11 @@ import { loggerOptions } from '../../src/app'
 import type { ManualClock } from '../../src/clock'
 import type { Mailer, MailMessage } from '../../src/mail/mailer'
 import { createSmtpMailer } from '../../src/mail/smtp-mailer'
-import { build, testConfig, type TestContext } from '../helper'
+import { build, testConfig, type TestContext } from '../support/app'
+import { NEW_PASSWORD } from '../support/passwords'
 import { startSmtpSink, type Delivered, type SmtpSink } from './smtp-sink'
 
-export const NEW_PASSWORD = 'a brand new passphrase for alice'
+export { NEW_PASSWORD }
 
 /** The real SMTP mailer, counted: tests can wait until every send it started has finished. */
 export class TrackedMailer implements Mailer {

@@ -6,10 +6,10 @@ import path from 'node:path'
 import t, { type Test } from 'tap'
 import { Pool } from 'pg'
 import { call, startServer, type Answer, type ServerProcess } from '../e2e/server-process'
+import { PASSWORD } from '../support/passwords'
 
 const BASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
-const PASSWORD = 'correct horse battery staple'
 
 const schemaUrl = (schema: string): string => {
   const url = new URL(BASE_URL)

@@ -7,7 +7,7 @@ import t from 'tap'
 import { ManualClock } from '../../src/clock'
 import { createRedisBus, decodeEvent, encodeEvent, type RevocationEvent } from '../../src/revocation/revocation-bus'
 import { createSqliteStore } from '../../src/store/sqlite-store'
-import { assertProblem, bearer, build, makeKey, register, START } from '../helper'
+import { assertProblem, bearer, build, makeKey, register, START } from '../support/app'
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
 const DEAD_REDIS = 'redis://127.0.0.1:1'

@@ -4,7 +4,7 @@ import t from 'tap'
 import { ManualClock } from '../../src/clock'
 import { createSqliteStore } from '../../src/store/sqlite-store'
 import { StoreUnavailableError, type UserStore } from '../../src/store/user-store'
-import { assertProblem, bearer, build, register, START } from '../helper'
+import { assertProblem, bearer, build, register, START } from '../support/app'
 
 const HYBRID = { REVOCATION_MODE: 'hybrid', REVOCATION_CACHE_TTL: '5s' }
 

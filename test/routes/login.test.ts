@@ -3,7 +3,7 @@ import t from 'tap'
 import type { LightMyRequestResponse } from 'fastify'
 import { ManualClock } from '../../src/clock'
 import { createSqliteStore } from '../../src/store/sqlite-store'
-import { assertProblem, bearer, build, PASSWORD, register, START, type AuthResultBody } from '../helper'
+import { assertProblem, bearer, build, PASSWORD, register, START, type AuthResultBody } from '../support/app'
 
 const URL = '/v1/auth/login'
 

@@ -10,7 +10,7 @@ import { ManualClock } from '../../src/clock'
 import { createPostgresStore } from '../../src/store/postgres-store'
 import { StoreUnavailableError, type UserStore } from '../../src/store/user-store'
 import { startServer, waitForExit } from '../e2e/server-process'
-import { assertProblem, bearer, build, PASSWORD, register, START, type AuthResultBody } from '../helper'
+import { assertProblem, bearer, build, PASSWORD, register, START, type AuthResultBody } from '../support/app'
 
 const BASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 const PG = new URL(BASE_URL)

@@ -5,10 +5,9 @@ import path from 'node:path'
 import t from 'tap'
 import { Pool } from 'pg'
 import { call, startServer } from '../e2e/server-process'
+import { NEW_PASSWORD, PASSWORD } from '../support/passwords'
 
 const BASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
-const PASSWORD = 'correct horse battery staple'
-const NEW_PASSWORD = 'another quite long passphrase 42'
 
 /** BASE_URL with every connection confined to `schema` (same encoding as test/store/postgres-store.test.ts). */
 const schemaUrl = (schema: string): string => {
