@@ -54,8 +54,8 @@ export function captureLogs (level = 'info'): { logger: object, logs: LogCapture
 
 export interface MailContext extends TestContext { sink: SmtpSink, mailer: TrackedMailer, logs: LogCapture }
 
-export async function buildWithMail (t: Test, options: { env?: Record<string, string>, delayMs?: number, clock?: ManualClock } = {}): Promise<MailContext> {
-  const sink = await startSmtpSink(t, options.delayMs === undefined ? {} : { delayMs: options.delayMs })
+export async function buildWithMail (t: Test, options: { env?: Record<string, string>, holdMail?: boolean, clock?: ManualClock } = {}): Promise<MailContext> {
+  const sink = await startSmtpSink(t, { hold: options.holdMail === true })
   const env = { SMTP_URL: sink.url, MAIL_FROM: 'Tessera Test <auth@tessera.test>', PUBLIC_URL: 'https://app.example.com/account', ...options.env }
   const mailer = new TrackedMailer(createSmtpMailer(sink.url, testConfig(env).mail.from))
   const { logger, logs } = captureLogs()
