@@ -1,5 +1,5 @@
 import t from 'tap'
-import { bearer, build, register } from './helper'
+import { bearer, build, register } from './support/app'
 
 t.test('register then whoami', async (t) => {
   const ctx = await build(t)

@@ -1,7 +1,9 @@
 // loadConfig: weak or contradictory settings are refused with a message naming the variable; durations and defaults.
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
 import t from 'tap'
 import { loadConfig } from '../src/config'
-import { refusal } from './helper'
+import { refusal } from './support/app'
 import { parseDuration } from '../src/lib/duration'
 
 
@@ -66,33 +68,25 @@ t.test('durations: seconds or a unit suffix', async (t) => {
   for (const bad of ['15x', '1.5h', '-1', '', 'm', '15 minutes']) t.throws(() => parseDuration(bad), RangeError, bad)
 })
 
-t.test('the built-in defaults (docs/design.md, .env.example)', async (t) => {
-  const c = loadConfig({})
-  t.match(c, {
-    host: '127.0.0.1',
-    port: 3000,
-    databaseUrl: 'sqlite:./data/tessera.db',
-    jwt: {
-      alg: 'EdDSA',
-      keysDir: './data/keys',
-      issuer: 'tessera',
-      audience: 'tessera-api',
-      jwksMaxAge: 600,
-      accessTtl: 900,
-      refreshTtl: 30 * 86_400,
-      sessionMaxAge: 90 * 86_400,
-      clockTolerance: 30,
-      verifyCacheSize: 10_000
-    },
-    password: { minLength: 15, argon2: { memoryCost: 19_456, timeCost: 2, parallelism: 1 } },
-    rateLimit: true,
-    corsOrigins: [],
-    trustProxy: false,
-    logLevel: 'info',
-    webConcurrency: 1
-  })
-  t.equal(c.jwt.secret, undefined, 'JWT_SECRET: none')
-  t.equal(c.redisUrl, undefined, 'REDIS_URL: none')
+/** Every `# NAME=value` line of .env.example. */
+function documentedValues (): Array<[string, string]> {
+  const text = readFileSync(path.join(__dirname, '..', '.env.example'), 'utf8')
+  return [...text.matchAll(/^# ([A-Z][A-Z0-9_]*)=(.*)$/gm)].map((m): [string, string] => [m[1], m[2]])
+}
+
+// Settings without a default: .env.example shows an example (or nothing) for them.
+const EXAMPLES_ONLY = new Set(['JWT_SECRET', 'JWT_PRIVATE_KEY', 'REDIS_URL', 'SMTP_URL', 'CORS_ORIGINS'])
+
+t.test('.env.example shows the built-in defaults: uncommenting any of its lines changes nothing', async (t) => {
+  const defaults = loadConfig({})
+  const documented = documentedValues().filter(([name]) => !EXAMPLES_ONLY.has(name))
+  t.ok(documented.length > 30, `${documented.length} settings with a default`)
+  for (const [name, value] of documented) t.same(loadConfig({ [name]: value }), defaults, `${name}=${value}`)
+  t.same(loadConfig(Object.fromEntries(documented)), defaults, 'all of them at once')
+  // And the examples do change something (else they belong in the list above).
+  for (const [name, value] of documentedValues().filter(([n, v]) => EXAMPLES_ONLY.has(n) && v !== '' && !v.includes('...'))) {
+    t.not(JSON.stringify(loadConfig({ [name]: value })), JSON.stringify(defaults), `${name}: an example, not the default`)
+  }
 })
 
 t.test('finding 7: TRUST_PROXY=true, hop counts and unparsable entries are refused, naming what works', async (t) => {

@@ -4,7 +4,7 @@ import path from 'node:path'
 import t from 'tap'
 import { parse, parseDocument, visit } from 'yaml'
 import { generateOpenApiYaml } from '../src/openapi'
-import { build } from './helper'
+import { build } from './support/app'
 
 const REPO_ROOT = path.join(__dirname, '..')
 const COMMITTED_PATH = path.join(REPO_ROOT, 'openapi.yaml')

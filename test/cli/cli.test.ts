@@ -6,7 +6,7 @@ import t, { type Test } from 'tap'
 import { runCli, type CliIo } from '../../src/cli/main'
 import { loadConfig, type Config } from '../../src/config'
 import { createSqliteStore } from '../../src/store/sqlite-store'
-import { assertProblem, bearer, build, PASSWORD, START, TEST_ARGON2, type AuthResultBody, type TestContext } from '../helper'
+import { assertProblem, bearer, build, PASSWORD, START, TEST_ARGON2, type AuthResultBody, type TestContext } from '../support/app'
 import { ManualClock } from '../../src/clock'
 import { compiled, REPO_ROOT } from '../e2e/server-process'
 

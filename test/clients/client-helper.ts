@@ -3,11 +3,12 @@ import { spawn } from 'node:child_process'
 import path from 'node:path'
 import type { Test } from 'tap'
 import { ConfigSchema } from '../../src/config'
+import { PASSWORD } from '../support/passwords'
 import { compiled, REPO_ROOT, startServer, type ServerProcess } from '../e2e/server-process'
 
 export { REPO_ROOT }
 
-export const PASSWORD = 'correct horse battery staple'
+export { PASSWORD }
 const CLI_TIMEOUT_MS = 30_000
 
 export interface Tessera extends ServerProcess {

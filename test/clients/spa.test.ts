@@ -10,8 +10,9 @@ import t from 'tap'
 import ts from 'typescript'
 import { contentSecurityPolicy, createSpaHandler } from '../../examples/spa/server'
 import { PASSWORD, REPO_ROOT, sleep, startTessera } from './client-helper'
+import { NEW_PASSWORD } from '../support/passwords'
+import { CHROMIUM_PATH, requireService } from '../support/services'
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 // Headless, no GPU, and nothing that reaches the network on its own (updates, sync, QUIC probes).
 const CHROMIUM_FLAGS = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -19,7 +20,6 @@ const CHROMIUM_FLAGS = [
 ]
 const ARTIFACTS = path.join(REPO_ROOT, 'test', 'artifacts')
 const STEP_TIMEOUT_MS = 10_000
-const NEW_PASSWORD = 'another long passphrase for ada'
 
 async function listen (server: Server): Promise<string> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
@@ -59,7 +59,7 @@ t.test('the SPA\'s browser code type-checks with examples/spa/tsconfig.json (DOM
 })
 
 t.test('the SPA in Chromium, on another origin than Tessera', async (t) => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does), or set CHROMIUM_PATH`)
+  if (!await requireService(t, 'chromium')) return
 
   // The page server listens first: its origin is what Tessera's CORS_ORIGINS must allow.
   const pageServer = createServer()
@@ -89,7 +89,7 @@ t.test('the SPA in Chromium, on another origin than Tessera', async (t) => {
   })
 
   const context = await chromium.launchPersistentContext(t.testdir(), {
-    executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS, timeout: 30_000, viewport: { width: 900, height: 1000 }
+    executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_FLAGS, timeout: 30_000, viewport: { width: 900, height: 1000 }
   })
   t.teardown(() => context.close())
   context.setDefaultTimeout(STEP_TIMEOUT_MS)

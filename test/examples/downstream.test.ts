@@ -10,10 +10,10 @@ import t, { type Test } from 'tap'
 import { runKeysCommand } from '../../src/cli/keys-command'
 import { loadConfig } from '../../src/config'
 import { compiled } from '../e2e/server-process'
+import { PASSWORD } from '../support/passwords'
 
 const ROOT = resolve(__dirname, '..', '..')
 const CLI = join(ROOT, 'src', 'cli', 'main.ts')
-const PASSWORD = 'correct horse battery staple'
 const START_TIMEOUT_MS = 30_000
 const CLI_TIMEOUT_MS = 30_000
 const POLL_TIMEOUT_MS = 10_000

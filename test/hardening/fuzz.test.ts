@@ -6,7 +6,7 @@ import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fas
 import fc from 'fast-check'
 import t from 'tap'
 import type { UserStore } from '../../src/store/user-store'
-import { bearer, build, PASSWORD, register, type TestContext } from '../helper'
+import { bearer, build, PASSWORD, register, type TestContext } from '../support/app'
 
 /** Reproduce a failure with FUZZ_SEED=<seed printed in the test name>; FUZZ_RUNS scales every property. */
 const SEED = Number(process.env.FUZZ_SEED ?? 0x7e55e7a)

@@ -7,7 +7,7 @@ import { loggerOptions } from '../../src/app'
 import { ManualClock } from '../../src/clock'
 import { createSqliteStore } from '../../src/store/sqlite-store'
 import type { UserStore } from '../../src/store/user-store'
-import { build, PASSWORD, registerAdmin, START, testConfig, type AuthResultBody } from '../helper'
+import { build, PASSWORD, registerAdmin, START, testConfig, type AuthResultBody } from '../support/app'
 
 const WRONG_PASSWORD = 'wrong-password-canary-91c4e2 horse'
 const NEW_PASSWORD = 'new-password-canary-5d7a13 staple'

@@ -3,7 +3,7 @@
 // signed by one instance verifies on the other.
 import t, { type Test } from 'tap'
 import { ManualClock } from '../../src/clock'
-import { register, START } from '../helper'
+import { register, START } from '../support/app'
 import { assertInvalidToken, buildWithDir, dirKeys, jwksKids, keysCli, tokenHeader, whoami, type DirApp } from './key-helper'
 
 /** Two instances on one fresh key directory; the first one generates the key, the second finds it. */

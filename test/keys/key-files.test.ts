@@ -15,7 +15,7 @@ import { KeyDirectory, KeyFileError } from '../../src/keys/key-directory'
 import { createKeyProvider } from '../../src/keys/key-provider'
 import { PasswordHasher } from '../../src/lib/password-hasher'
 import { createSqliteStore } from '../../src/store/sqlite-store'
-import { register, START, testConfig } from '../helper'
+import { register, START, testConfig } from '../support/app'
 import { assertInvalidToken, buildWithDir, dirKeys, filesIn, jwks, keysCli, login, recordingLogger, tokenHeader, whoami } from './key-helper'
 
 const REPO_ROOT = resolve(__dirname, '..', '..')

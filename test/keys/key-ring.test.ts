@@ -5,7 +5,7 @@ import { ManualClock } from '../../src/clock'
 import type { JwtAlg, SigningKey } from '../../src/keys/key'
 import { verifyGraceMs } from '../../src/keys/key-provider'
 import { KeyRing, type KeyState } from '../../src/keys/key-ring'
-import { START, testConfig } from '../helper'
+import { START, testConfig } from '../support/app'
 
 const S = 1000
 const M = 60 * S

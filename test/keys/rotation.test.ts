@@ -3,7 +3,7 @@
 // expired, then leaves the JWKS; algorithm switches keep sessions alive; retire ends a key at once.
 import t from 'tap'
 import type { JwtAlg } from '../../src/keys/key'
-import { register } from '../helper'
+import { register } from '../support/app'
 import {
   assertInvalidToken, buildWithDir, dirKeys, filesIn, jwks, jwksKids, keysCli, listedStates, login, refresh, tokenHeader, verifiesWithJwks, whoami
 } from './key-helper'

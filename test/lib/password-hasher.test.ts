@@ -2,10 +2,10 @@
 import t from 'tap'
 import type * as hasherModule from '../../src/lib/password-hasher'
 import { argon2ParamsOf, OWASP_ARGON2, PasswordHasher } from '../../src/lib/password-hasher'
+import { PASSWORD } from '../support/passwords'
 
 // Smallest parameters the config allows, to keep the suite fast; OWASP's are used where the format matters.
 const FAST = { memoryCost: 8192, timeCost: 1, parallelism: 1 }
-const PASSWORD = 'correct horse battery staple'
 
 t.test('OWASP_ARGON2 holds the OWASP cheat-sheet parameters', async (t) => {
   t.same(OWASP_ARGON2, { memoryCost: 19456, timeCost: 2, parallelism: 1 })

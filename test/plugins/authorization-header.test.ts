@@ -1,8 +1,10 @@
 // How the Bearer hook reads the Authorization header (RFC 6750 §2.1, §3; RFC 7235 §2.1) and refuses every other place or shape.
+import { signatureChecks } from '../support/crypto-calls' // first: it must wrap node:crypto before fast-jwt loads
+import { sign } from 'node:crypto'
 import { connect } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import t, { type Test } from 'tap'
-import { assertProblem, bearer, build, register, type TestContext } from '../helper'
+import { assertProblem, bearer, build, register, type TestContext } from '../support/app'
 
 const WHOAMI = '/v1/auth/whoami'
 
@@ -176,6 +178,46 @@ t.test('a token in the query string is refused and never accepted (RFC 6750 §2.
   // Other routes behind the hook behave the same.
   const me = await inject(ctx, {}, `/v1/me?access_token=${accessToken}`)
   assertProblem(t, me, 400, 'ERR_AUTH_MALFORMED')
+})
+
+/**
+ * An access token signed with the app's own key and padded, by an extra claim, to exactly `length` characters: valid in
+ * every respect but its size.
+ */
+function signedTokenOfLength (ctx: TestContext, length: number): string {
+  const b64 = (json: string): string => Buffer.from(json).toString('base64url')
+  const now = Math.floor(ctx.clock.now() / 1000)
+  const { issuer, audience } = ctx.config.jwt
+  const SIGNATURE_LENGTH = 86 // Ed25519: 64 bytes
+  // A base64url segment is never 1 more than a multiple of 4 long: trailing JSON whitespace in the header is the other knob.
+  for (const spaces of ['', ' ', '  ', '   ']) {
+    const header = b64(JSON.stringify({ alg: 'EdDSA', typ: 'at+jwt', kid: ctx.key.kid }) + spaces)
+    for (let pad = 0; pad < length; pad++) {
+      const payload = b64(JSON.stringify({ iss: issuer, aud: audience, sub: 'padded-user', role: 'user', iat: now, exp: now + 900, jti: 'padded', pad: 'p'.repeat(pad) }))
+      const size = header.length + 1 + payload.length + 1 + SIGNATURE_LENGTH
+      if (size > length) break
+      if (size < length) continue
+      const input = `${header}.${payload}`
+      return `${input}.${sign(null, Buffer.from(input), ctx.key.privateKey).toString('base64url')}`
+    }
+  }
+  throw new Error(`no token of ${length} characters`)
+}
+
+t.test('the 4,096-character limit: a signed token one character over it is refused, unverified', async (t) => {
+  const ctx = await build(t)
+  const atLimit = signedTokenOfLength(ctx, 4096)
+  t.equal(atLimit.length, 4096)
+  t.equal((await inject(ctx, bearer(atLimit))).statusCode, 200, 'a valid token of 4,096 characters is accepted')
+
+  const over = signedTokenOfLength(ctx, 4097)
+  t.equal(over.length, 4097)
+  signatureChecks.reset()
+  const res = await inject(ctx, bearer(over))
+  // Only the length check can refuse it: the signature, key, type and claims are all good.
+  assertProblem(t, res, 401, 'ERR_TOKEN_INVALID')
+  assertChallenge(t, res.headers['www-authenticate'], INVALID_TOKEN)
+  t.equal(signatureChecks.count, 0, 'refused before any signature check')
 })
 
 t.test('an over-long token (5000 characters) is 401 invalid_token, refused before decoding', async (t) => {

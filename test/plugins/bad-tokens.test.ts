@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import t, { type Test as Tap } from 'tap'
 import { LinkTokenIssuer } from '../../src/tokens/link-tokens'
-import { assertProblem, bearer, build, makeKey, register, type TestContext } from '../helper'
+import { assertProblem, bearer, build, makeKey, register, type TestContext } from '../support/app'
 
 type Json = Record<string, unknown> | unknown[] | string
 /** Signs the JWS signing input `b64(header).b64(payload)`; returns the base64url signature ('' for none). */

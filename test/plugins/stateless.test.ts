@@ -1,10 +1,10 @@
 // The Bearer hook reads no storage, and its verification cache stays bounded and honours expiry and key retirement.
-import { signatureChecks } from './signature-counter' // first: it must wrap node:crypto before fast-jwt loads
+import { signatureChecks } from '../support/crypto-calls' // first: it must wrap node:crypto before fast-jwt loads
 import t, { type Test } from 'tap'
 import { ManualClock } from '../../src/clock'
 import { createSqliteStore } from '../../src/store/sqlite-store'
 import { StoreUnavailableError, type UserStore } from '../../src/store/user-store'
-import { assertProblem, bearer, build, register, START, type BuildOptions, type TestContext } from '../helper'
+import { assertProblem, bearer, build, register, START, type BuildOptions, type TestContext } from '../support/app'
 
 interface FailingStore {
   store: UserStore

@@ -2,7 +2,7 @@
 import { createSigner } from 'fast-jwt'
 import type { FastifyInstance } from 'fastify'
 import t from 'tap'
-import { assertProblem, bearer, PASSWORD, register, type AuthResultBody } from '../helper'
+import { assertProblem, bearer, PASSWORD, register, type AuthResultBody } from '../support/app'
 import {
   buildWithMail, decodeJwt, forgot, isReset, isVerify, login, NEW_PASSWORD, resetPassword, VERIFY_SUBJECT, verifyEmail
 } from './mail-helper'

@@ -7,10 +7,11 @@ import type { ManualClock } from '../../src/clock'
 import type { Mailer, MailMessage } from '../../src/mail/mailer'
 import type { UserStore } from '../../src/store/user-store'
 import { createSmtpMailer } from '../../src/mail/smtp-mailer'
-import { build, testConfig, type TestContext } from '../helper'
+import { build, testConfig, type TestContext } from '../support/app'
+import { NEW_PASSWORD } from '../support/passwords'
 import { startSmtpSink, type Delivered, type SmtpSink } from './smtp-sink'
 
-export const NEW_PASSWORD = 'a brand new passphrase for alice'
+export { NEW_PASSWORD }
 
 /** The real SMTP mailer, counted: tests can wait until every send it started has finished. */
 export class TrackedMailer implements Mailer {
@@ -54,10 +55,10 @@ export function captureLogs (level = 'info'): { logger: object, logs: LogCapture
 
 export interface MailContext extends TestContext { sink: SmtpSink, mailer: TrackedMailer, logs: LogCapture }
 
-export interface MailBuildOptions { env?: Record<string, string>, delayMs?: number, clock?: ManualClock, store?: UserStore }
+export interface MailBuildOptions { env?: Record<string, string>, holdMail?: boolean, clock?: ManualClock, store?: UserStore }
 
 export async function buildWithMail (t: Test, options: MailBuildOptions = {}): Promise<MailContext> {
-  const sink = await startSmtpSink(t, options.delayMs === undefined ? {} : { delayMs: options.delayMs })
+  const sink = await startSmtpSink(t, { hold: options.holdMail === true })
   const env = { SMTP_URL: sink.url, MAIL_FROM: 'Tessera Test <auth@tessera.test>', PUBLIC_URL: 'https://app.example.com/account', ...options.env }
   const mailer = new TrackedMailer(createSmtpMailer(sink.url, testConfig(env).mail.from))
   const { logger, logs } = captureLogs()

@@ -2,7 +2,7 @@
 import { createSigner } from 'fast-jwt'
 import t from 'tap'
 import { passwordFingerprint } from '../../src/tokens/link-tokens'
-import { assertProblem, bearer, makeKey, PASSWORD, register } from '../helper'
+import { assertProblem, bearer, makeKey, PASSWORD, register } from '../support/app'
 import {
   buildWithMail, decodeJwt, forgot, isReset, isVerify, login, NEW_PASSWORD, refresh, RESET_SUBJECT, resetPassword, verifyEmail
 } from './mail-helper'

@@ -1,7 +1,7 @@
 // The settings of issue #8 (mail, links, REQUIRE_VERIFIED_EMAIL, mail limits): defaults, and refusals that name the variable.
 import t from 'tap'
 import { loadConfig } from '../../src/config'
-import { refusal } from '../helper'
+import { refusal } from '../support/app'
 import { describeLifetime, resetPasswordMessage } from '../../src/mail/messages'
 
 

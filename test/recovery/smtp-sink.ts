@@ -19,6 +19,10 @@ export interface SmtpSink {
   messages: Delivered[]
   /** The first message not yet taken that matches `filter` (all by default), waiting for it up to `timeoutMs`. */
   next (filter?: (m: Delivered) => boolean, timeoutMs?: number): Promise<Delivered>
+  /** With `hold`: resolves once a message has been transmitted and the server is holding back its acceptance. */
+  held (): Promise<void>
+  /** With `hold`: accept every held message, and later ones at once. */
+  release (): void
 }
 
 /** Header block → lower-cased names with unfolded values. */
@@ -65,9 +69,13 @@ function parseMessage (raw: string): { headers: Record<string, string>, text: st
   return out
 }
 
-export async function startSmtpSink (t: Test, options: { delayMs?: number } = {}): Promise<SmtpSink> {
+/** `hold`: the server answers no message's DATA until release(), as a slow or stuck SMTP server would. */
+export async function startSmtpSink (t: Test, options: { hold?: boolean } = {}): Promise<SmtpSink> {
   const messages: Delivered[] = []
   const waiters: Array<() => void> = []
+  let holding = options.hold === true
+  const heldBack: Array<() => void> = []
+  const holdWaiters: Array<() => void> = []
   const taken = new Set<number>()
   const server = new SMTPServer({
     authOptional: true,
@@ -91,13 +99,21 @@ export async function startSmtpSink (t: Test, options: { delayMs?: number } = {}
           waiters.splice(0).forEach((wake) => wake())
           callback()
         }
-        if (options.delayMs === undefined) deliver()
-        else setTimeout(deliver, options.delayMs)
+        if (!holding) {
+          deliver()
+          return
+        }
+        heldBack.push(deliver)
+        holdWaiters.splice(0).forEach((wake) => wake())
       })
     }
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
+  t.teardown(() => new Promise<void>((resolve) => {
+    // Held messages are accepted first: server.close() waits for their sessions.
+    heldBack.splice(0).forEach((deliver) => deliver())
+    server.close(() => resolve())
+  }))
   const port = (server.server.address() as AddressInfo).port
 
   const next = async (filter: (m: Delivered) => boolean = () => true, timeoutMs = 5000): Promise<Delivered> => {
@@ -116,7 +132,12 @@ export async function startSmtpSink (t: Test, options: { delayMs?: number } = {}
       })
     }
   }
-  return { url: `smtp://127.0.0.1:${port}`, port, messages, next }
+  const held = (): Promise<void> => heldBack.length > 0 ? Promise.resolve() : new Promise((resolve) => { holdWaiters.push(resolve) })
+  const release = (): void => {
+    holding = false
+    heldBack.splice(0).forEach((deliver) => deliver())
+  }
+  return { url: `smtp://127.0.0.1:${port}`, port, messages, next, held, release }
 }
 
 /** The token in a delivered link `<base>/<page>#token=<jwt>`, read from the plain-text body. */

@@ -6,11 +6,11 @@ import t, { type Test } from 'tap'
 import { ManualClock } from '../../src/clock'
 import type { Mailer, MailMessage } from '../../src/mail/mailer'
 import { createSqliteStore } from '../../src/store/sqlite-store'
-import { assertProblem, bearer, build, makeKey, PASSWORD, register, START, type AuthResultBody, type TestContext } from '../helper'
+import { assertProblem, bearer, build, makeKey, PASSWORD, register, START, type AuthResultBody, type TestContext } from '../support/app'
+import { NEW_PASSWORD } from '../support/passwords'
 
 const HYBRID = { REVOCATION_MODE: 'hybrid', REVOCATION_CACHE_TTL: '5s' }
 const TTL_MS = 5000
-const NEW_PASSWORD = 'a brand new passphrase for alice'
 
 /** Keeps every message, so a test can take the reset link out of it. */
 class MemoryMailer implements Mailer {

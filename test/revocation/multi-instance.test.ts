@@ -1,21 +1,13 @@
 // Two real Tessera processes in hybrid mode on one PostgreSQL schema: a revocation on A reaches B at once through Redis
 // pub/sub, and within REVOCATION_CACHE_TTL when Redis is unreachable, which never turns into a 5xx.
-// Needs PostgreSQL (TEST_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/test) and Redis (TEST_REDIS_URL).
+// PostgreSQL from test/support/postgres.ts; the first test needs Redis too (test/support/services.ts).
 import { randomBytes } from 'node:crypto'
 import path from 'node:path'
 import t, { type Test } from 'tap'
-import { Pool } from 'pg'
 import { call, startServer, type Answer, type ServerProcess } from '../e2e/server-process'
-
-const BASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
-const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
-const PASSWORD = 'correct horse battery staple'
-
-const schemaUrl = (schema: string): string => {
-  const url = new URL(BASE_URL)
-  url.searchParams.set('options', `-c search_path=${schema}`)
-  return url.toString()
-}
+import { PASSWORD } from '../support/passwords'
+import { testDatabase } from '../support/postgres'
+import { REDIS_URL, requireService } from '../support/services'
 
 interface AuthResult { accessToken: string, refreshToken: string }
 
@@ -34,21 +26,10 @@ async function pollUntilRefused (server: ServerProcess, token: string, limitMs: 
   return { ms: performance.now() - started, statuses, last }
 }
 
-/** A fresh schema on the shared server, dropped after the servers are killed. */
+/** A fresh schema on the run's server, dropped after the servers are killed; null when the test is skipped. */
 async function freshDatabase (t: Test): Promise<string | null> {
-  const admin = new Pool({ connectionString: BASE_URL, max: 2, connectionTimeoutMillis: 3000 })
-  admin.on('error', () => {})
-  t.teardown(() => admin.end())
-  try {
-    await admin.query('SELECT 1')
-  } catch (err) {
-    t.fail(`PostgreSQL is not reachable at ${BASE_URL}: ${(err as Error).message}`)
-    return null
-  }
-  const schema = `t_${randomBytes(8).toString('hex')}`
-  await admin.query(`CREATE SCHEMA ${schema}`)
-  t.teardown(() => admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).then(() => {}))
-  return schemaUrl(schema)
+  const db = await testDatabase(t)
+  return db === null ? null : (await db.freshSchema(t)).url
 }
 
 async function twoInstances (t: Test, extra: Record<string, string>): Promise<{ a: ServerProcess, b: ServerProcess } | null> {
@@ -81,6 +62,7 @@ async function session (a: ServerProcess, b: ServerProcess, email: string): Prom
 }
 
 t.test('with Redis: logout and logout-all on A are refused on B at once (well inside a 10-minute TTL)', async (t) => {
+  if (!await requireService(t, 'redis')) return
   const servers = await twoInstances(t, { REDIS_URL, REVOCATION_CACHE_TTL: '10m' })
   if (servers === null) return
   const { a, b } = servers
@@ -89,7 +71,8 @@ t.test('with Redis: logout and logout-all on A are refused on B at once (well in
     // B has served the token: its state is cached for ten minutes, so only the message can change B's mind.
     t.equal((await call(b.baseUrl, 'GET', '/v1/auth/whoami', undefined, s.accessToken)).status, 200)
     t.equal((await call(a.baseUrl, 'POST', route, undefined, s.accessToken)).status, 204, `${route} on A`)
-    const polled = await pollUntilRefused(b, s.accessToken, 1000)
+    // The bound only keeps a broken build from hanging; anything under the 10-minute TTL came through Redis.
+    const polled = await pollUntilRefused(b, s.accessToken, 30_000)
     t.equal(polled.last.status, 401, `${route}: refused on B after ${Math.round(polled.ms)} ms (${polled.statuses.length} polls)`)
     t.equal(polled.last.json.code, 'ERR_TOKEN_REVOKED')
     const refreshed = await call(b.baseUrl, 'POST', '/v1/auth/refresh', { refreshToken: s.refreshToken })
@@ -100,7 +83,7 @@ t.test('with Redis: logout and logout-all on A are refused on B at once (well in
   t.equal(b.stderr(), '', 'nothing on B stderr')
 })
 
-t.test('Redis unreachable on both: refused on B within REVOCATION_CACHE_TTL (1 s), never a 5xx', async (t) => {
+t.test('Redis unreachable on both: refused on B once REVOCATION_CACHE_TTL (1 s) runs out, never a 5xx', async (t) => {
   const servers = await twoInstances(t, { REDIS_URL: 'redis://127.0.0.1:1', REVOCATION_CACHE_TTL: '1s' })
   if (servers === null) return
   const { a, b } = servers
@@ -108,10 +91,10 @@ t.test('Redis unreachable on both: refused on B within REVOCATION_CACHE_TTL (1 s
   t.equal((await call(b.baseUrl, 'GET', '/v1/auth/whoami', undefined, s.accessToken)).status, 200, 'B caches the state')
   const logout = await call(a.baseUrl, 'POST', '/v1/auth/logout', undefined, s.accessToken)
   t.equal(logout.status, 204, 'logout answers although it cannot publish')
-  const polled = await pollUntilRefused(b, s.accessToken, 3000)
+  // How soon is not asserted (a busy machine is slow): the TTL itself is tested on a ManualClock in store-reads.test.ts.
+  const polled = await pollUntilRefused(b, s.accessToken, 30_000)
   t.equal(polled.last.status, 401, `refused on B after ${Math.round(polled.ms)} ms`)
   t.equal(polled.last.json.code, 'ERR_TOKEN_REVOKED')
-  t.ok(polled.ms <= 1000 + 500, `within the 1 s TTL, plus polling slack (${Math.round(polled.ms)} ms)`)
   t.ok(polled.statuses.every((status) => status === 200 || status === 401), `every poll answered 200 or 401: ${[...new Set(polled.statuses)].join(', ')}`)
 
   // The rest of the API does not care that Redis is down either.
@@ -119,9 +102,8 @@ t.test('Redis unreachable on both: refused on B within REVOCATION_CACHE_TTL (1 s
   t.equal((await call(a.baseUrl, 'POST', '/v1/auth/refresh', { refreshToken: other.refreshToken })).status, 200)
   t.equal((await call(a.baseUrl, 'GET', '/v1/auth/whoami', undefined, other.accessToken)).status, 200, 'A caches the state')
   t.equal((await call(b.baseUrl, 'POST', '/v1/auth/logout-all', undefined, other.accessToken)).status, 204)
-  const refused = await pollUntilRefused(a, other.accessToken, 3000)
+  const refused = await pollUntilRefused(a, other.accessToken, 30_000)
   t.equal(refused.last.status, 401, `logout-all on B: refused on A after ${Math.round(refused.ms)} ms`)
-  t.ok(refused.ms <= 1000 + 500, 'within the TTL too')
   t.ok(refused.statuses.every((status) => status === 200 || status === 401), 'never a 5xx')
   t.ok(a.logs.some((l) => typeof l.msg === 'string' && l.msg.startsWith('redis unavailable: revocations')), 'A says why, once')
 })

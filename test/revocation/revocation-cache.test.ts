@@ -156,9 +156,8 @@ t.test('a slow read fails open for those waiting, then fills the cache when its 
   const f = fake()
   f.versions.set('u1', 3)
   f.mode = 'hang'
-  const started = Date.now()
+  // The store never answers until released: an answer at all is the lookup timeout's doing.
   t.equal(await check(f, 'u1', 's1', 0), false, 'timed out: accepted (nothing known)')
-  t.ok(Date.now() - started < 1000, 'within the lookup timeout, not the store\'s')
   f.release()
   await new Promise((resolve) => setImmediate(resolve))
   t.equal(f.cache.isRevoked('u1', 's1', 0), true, 'the late answer was kept')

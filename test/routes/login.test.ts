@@ -4,7 +4,7 @@ import type { LightMyRequestResponse } from 'fastify'
 import { ManualClock } from '../../src/clock'
 import type * as hasherModule from '../../src/lib/password-hasher'
 import { createSqliteStore } from '../../src/store/sqlite-store'
-import { assertProblem, bearer, build, PASSWORD, register, START, type AuthResultBody } from '../helper'
+import { assertProblem, bearer, build, PASSWORD, register, START, type AuthResultBody } from '../support/app'
 
 const URL = '/v1/auth/login'
 

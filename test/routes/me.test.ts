@@ -1,9 +1,9 @@
 // /v1/me: read and edit the profile, change the password, delete the account; every route needs a Bearer token.
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { assertProblem, bearer, build, PASSWORD, register, type AuthResultBody } from '../helper'
+import { assertProblem, bearer, build, PASSWORD, register, type AuthResultBody } from '../support/app'
+import { NEW_PASSWORD } from '../support/passwords'
 
-const NEW_PASSWORD = 'a brand new passphrase'
 
 const login = (app: FastifyInstance, password: string) =>
   app.inject({ method: 'POST', url: '/v1/auth/login', payload: { email: 'alice@example.com', password } })

@@ -3,7 +3,7 @@ import t from 'tap'
 import { ManualClock } from '../../src/clock'
 import { createSqliteStore } from '../../src/store/sqlite-store'
 import { StoreUnavailableError, type UserStore } from '../../src/store/user-store'
-import { assertProblem, build, START } from '../helper'
+import { assertProblem, build, START } from '../support/app'
 
 /** A store that works except that `ping` fails: a Proxy delegates everything else to the real one. */
 function storeWithFailingPing (real: UserStore, failure: () => Promise<void>): UserStore {

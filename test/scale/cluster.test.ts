@@ -5,8 +5,8 @@ import net from 'node:net'
 import path from 'node:path'
 import t, { type Test } from 'tap'
 import { startServer, waitForExit, type LogLine, type ServerProcess } from '../e2e/server-process'
+import { PASSWORD } from '../support/passwords'
 
-const PASSWORD = 'correct horse battery staple'
 const LISTENING = /^Server listening at http:\/\/127\.0\.0\.1:(\d+)$/
 
 function serverEnv (dir: string): Record<string, string> {

@@ -1,33 +1,20 @@
 // Fault injection: PostgreSQL unreachable behind a proxy we control, SIGTERM with requests in flight,
-// and a registration that fails halfway. Needs PostgreSQL (TEST_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/test).
-import { randomBytes } from 'node:crypto'
-import http from 'node:http'
+// and a registration that fails halfway. PostgreSQL from test/support/postgres.ts.
 import net from 'node:net'
 import path from 'node:path'
 import t, { type Test } from 'tap'
-import { Pool } from 'pg'
 import { ManualClock } from '../../src/clock'
 import { createPostgresStore } from '../../src/store/postgres-store'
 import { StoreUnavailableError, type UserStore } from '../../src/store/user-store'
-import { startServer, waitForExit } from '../e2e/server-process'
-import { assertProblem, bearer, build, PASSWORD, register, START, type AuthResultBody } from '../helper'
-
-const BASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
-const PG = new URL(BASE_URL)
-
-/** `base` pointed at host:port, with every connection confined to `schema`. */
-function schemaUrl (schema: string, port?: number): string {
-  const url = new URL(BASE_URL)
-  if (port !== undefined) { url.hostname = '127.0.0.1'; url.port = String(port) }
-  url.searchParams.set('options', `-c search_path=${schema}`)
-  url.searchParams.set('application_name', schema)
-  return url.toString()
-}
+import { startServer, waitForExit, type LogLine, type ServerProcess } from '../e2e/server-process'
+import { assertProblem, bearer, build, PASSWORD, register, START, type AuthResultBody } from '../support/app'
+import { testDatabase } from '../support/postgres'
 
 interface Proxy { port: number, cut: () => Promise<void>, restore: () => Promise<void>, close: () => Promise<void> }
 
-/** A TCP proxy on 127.0.0.1 to PostgreSQL; cut() drops every connection and stops listening, restore() listens again on the same port. */
-async function startProxy (): Promise<Proxy> {
+/** A TCP proxy on 127.0.0.1 to the server at `target`; cut() drops every connection and stops listening, restore() listens again on the same port. */
+async function startProxy (target: string): Promise<Proxy> {
+  const pg = new URL(target)
   const sockets = new Set<net.Socket>()
   const track = (s: net.Socket): void => {
     sockets.add(s)
@@ -36,7 +23,7 @@ async function startProxy (): Promise<Proxy> {
   }
   const server = net.createServer((client) => {
     track(client)
-    const upstream = net.connect({ host: PG.hostname === 'localhost' ? '127.0.0.1' : PG.hostname, port: Number(PG.port || 5432) })
+    const upstream = net.connect({ host: pg.hostname === 'localhost' ? '127.0.0.1' : pg.hostname, port: Number(pg.port || 5432) })
     track(upstream)
     client.pipe(upstream)
     upstream.pipe(client)
@@ -57,39 +44,17 @@ async function startProxy (): Promise<Proxy> {
   return { port, cut: stop, restore: () => listen(port), close: stop }
 }
 
-async function timed<T> (fn: () => Promise<T>): Promise<{ value: T, ms: number }> {
-  const started = Date.now()
-  const value = await fn()
-  return { value, ms: Date.now() - started }
-}
-
 t.test('faults', async (t) => {
-  const admin = new Pool({ connectionString: BASE_URL, max: 2, connectionTimeoutMillis: 3000 })
-  admin.on('error', () => {})
-  const schemas: string[] = []
-  t.teardown(async () => {
-    for (const schema of schemas) await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
-    await admin.end()
-  })
-  try {
-    await admin.query('SELECT 1')
-  } catch (err) {
-    t.fail(`PostgreSQL is not reachable at ${BASE_URL}: ${(err as Error).message}`)
-    return
-  }
-  const freshSchema = async (): Promise<string> => {
-    const schema = `t_${randomBytes(8).toString('hex')}`
-    await admin.query(`CREATE SCHEMA ${schema}`)
-    schemas.push(schema)
-    return schema
-  }
+  const db = await testDatabase(t)
+  if (db === null) return
+  const { admin } = db
 
   t.test('database unreachable: 503 with Retry-After, stateless verification goes on, recovery without restart', async (t) => {
-    const schema = await freshSchema()
-    const proxy = await startProxy()
+    const schema = await db.freshSchema(t)
+    const proxy = await startProxy(db.url)
     t.teardown(() => proxy.close())
     const clock = new ManualClock(START)
-    const store = createPostgresStore({ url: schemaUrl(schema, proxy.port), clock, connectTimeoutMs: 500, statementTimeoutMs: 1000 })
+    const store = createPostgresStore({ url: schema.urlVia(proxy.port), clock, connectTimeoutMs: 500, statementTimeoutMs: 1000 })
     // build() runs store.migrate() through buildApp and closes the app (and the store) in teardown.
     const { app } = await build(t, { clock, store })
 
@@ -98,9 +63,8 @@ t.test('faults', async (t) => {
 
     await proxy.cut()
 
-    const ready = await timed(() => app.inject({ method: 'GET', url: '/health/ready' }))
-    assertProblem(t, ready.value, 503, 'ERR_SERVICE_UNAVAILABLE')
-    t.ok(ready.ms < 3000, `/health/ready answers within 3 s (${ready.ms} ms)`)
+    // How soon is the store's connect timeout (tested in postgres-store.test.ts); here: a 503, never a hang or a 500.
+    assertProblem(t, await app.inject({ method: 'GET', url: '/health/ready' }), 503, 'ERR_SERVICE_UNAVAILABLE')
 
     const attempts = [
       { name: 'register', url: '/v1/auth/register', payload: { email: 'new@example.com', password: PASSWORD } },
@@ -108,10 +72,9 @@ t.test('faults', async (t) => {
       { name: 'refresh', url: '/v1/auth/refresh', payload: { refreshToken: before.refreshToken } }
     ]
     for (const { name, url, payload } of attempts) {
-      const { value: res, ms } = await timed(() => app.inject({ method: 'POST', url, payload }))
+      const res = await app.inject({ method: 'POST', url, payload })
       assertProblem(t, res, 503, 'ERR_SERVICE_UNAVAILABLE')
       t.match(res.headers['retry-after'], /^\d+$/, `${name}: Retry-After in seconds`)
-      t.ok(ms < 3000, `${name} answers within 3 s (${ms} ms)`)
     }
 
     const whoami = await app.inject({ method: 'GET', url: '/v1/auth/whoami', headers: bearer(before.accessToken) })
@@ -119,20 +82,21 @@ t.test('faults', async (t) => {
 
     await proxy.restore()
     let status = 0
-    const deadline = Date.now() + 5000
+    // Until the pool reconnects; the bound only keeps a broken build from hanging the run.
+    const deadline = Date.now() + 30_000
     while (Date.now() < deadline) {
       const res = await app.inject({ method: 'POST', url: '/v1/auth/login', payload: { email: 'cut@example.com', password: PASSWORD } })
       status = res.statusCode
       if (status === 200) break
       await new Promise((resolve) => setTimeout(resolve, 100))
     }
-    t.equal(status, 200, 'login works again within 5 s of the restore, without restarting the app')
+    t.equal(status, 200, 'login works again after the restore, without restarting the app')
   })
 
   t.test('a registration failing at create leaves no account; the same email registers later', async (t) => {
-    const schema = await freshSchema()
+    const schema = await db.freshSchema(t)
     const clock = new ManualClock(START)
-    const real = createPostgresStore({ url: schemaUrl(schema), clock })
+    const real = createPostgresStore({ url: schema.url, clock })
     let failing = true
     let createCalls = 0
     const store: UserStore = {
@@ -150,7 +114,7 @@ t.test('faults', async (t) => {
     t.ok(res.headers['retry-after'], 'Retry-After set')
     t.equal(createCalls, 1, 'the failure came from create')
     t.equal(await real.findByEmail('half@example.com'), null, 'no half-created account')
-    const count = await admin.query(`SELECT count(*)::int AS n FROM ${schema}.users`)
+    const count = await admin.query(`SELECT count(*)::int AS n FROM ${schema.name}.users`)
     t.equal(count.rows[0].n, 0, 'the users table is empty')
 
     failing = false
@@ -160,25 +124,37 @@ t.test('faults', async (t) => {
   })
 })
 
-interface Outcome { status?: number, error?: string }
+/** Resolves once the server has logged a line `matches`, polling its parsed stdout. */
+async function logged (server: ServerProcess, matches: (line: LogLine) => boolean): Promise<void> {
+  while (!server.logs.some(matches)) {
+    if (server.child.exitCode !== null) throw new Error(`the server exited first; stderr: ${server.stderr()}`)
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+}
 
-/** POST with a fresh connection (no keep-alive pool), so every request is its own in-flight connection. */
-function post (port: number, urlPath: string, body: unknown, sent: () => void): Promise<Outcome> {
-  return new Promise((resolve) => {
-    const payload = JSON.stringify(body)
-    const req = http.request({
-      host: '127.0.0.1', port, path: urlPath, method: 'POST', agent: false,
-      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }
-    }, (res) => {
-      res.resume()
-      res.on('end', () => resolve({ status: res.statusCode }))
-      res.on('error', (err) => resolve({ error: err.message }))
+/** A request written all but its last body byte: the server has it in hand and cannot answer until finish() sends the rest. */
+function heldRequest (port: number, urlPath: string, body: unknown): { finish: () => void, response: Promise<string> } {
+  const payload = Buffer.from(JSON.stringify(body))
+  const socket = net.connect({ host: '127.0.0.1', port })
+  socket.write(`POST ${urlPath} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${payload.length}\r\n\r\n`)
+  socket.write(payload.subarray(0, -1))
+  const response = new Promise<string>((resolve, reject) => {
+    let text = ''
+    socket.setEncoding('utf8')
+    socket.on('data', (chunk: string) => {
+      text += chunk
+      const [head, body = ''] = text.split('\r\n\r\n')
+      const length = /\r\ncontent-length: (\d+)/i.exec(head)
+      if (length !== null && Buffer.byteLength(body) >= Number(length[1])) {
+        socket.destroy()
+        resolve(text)
+      }
     })
-    req.setTimeout(15_000, () => req.destroy(new Error('timeout')))
-    req.on('error', (err: NodeJS.ErrnoException) => resolve({ error: err.code ?? err.message }))
-    req.on('finish', sent)
-    req.end(payload)
+    socket.on('close', () => resolve(text))
+    socket.on('error', reject)
   })
+  // write, not end: a client's FIN makes Node abort the request it has not answered yet.
+  return { finish: () => socket.write(payload.subarray(-1)), response }
 }
 
 function connectOutcome (port: number): Promise<string> {
@@ -190,12 +166,11 @@ function connectOutcome (port: number): Promise<string> {
   })
 }
 
-t.test('SIGTERM with logins in flight: all answered, then connections refused, exit 0', async (t: Test) => {
+t.test('SIGTERM with a login in flight: new connections refused, the login answered 200, then exit 0', async (t: Test) => {
   const dir = t.testdir()
-  // Production argon2 memory (19 MiB) with more passes than the default, so the 20 verifications keep libuv's
-  // pool busy for a few hundred ms: long enough to observe the drain.
   const server = await startServer(t, {
-    ARGON2_ITERATIONS: '6',
+    ARGON2_MEMORY_KIB: '8192',
+    ARGON2_ITERATIONS: '1',
     DATABASE_URL: `sqlite:${path.join(dir, 'tessera.db')}`,
     JWT_KEYS_DIR: path.join(dir, 'keys'),
     RATE_LIMIT: 'off',
@@ -207,33 +182,20 @@ t.test('SIGTERM with logins in flight: all answered, then connections refused, e
   })
   t.equal(reg.status, 201, 'registered')
 
-  const N = 20
-  const incoming = (): number => server.logs.filter((l) => l.msg === 'incoming request').length
-  const baseline = incoming()
-  let written = 0
-  let done = 0
-  const requests = Array.from({ length: N }, (_, i) =>
-    post(server.port, '/v1/auth/login', { email: 'drain@example.com', password: i % 2 === 0 ? PASSWORD : 'wrong password, still long' }, () => { written++ })
-      .then((o) => { done++; return o }))
+  const before = server.logs.filter((l) => l.msg === 'incoming request').length
+  const login = heldRequest(server.port, '/v1/auth/login', { email: 'drain@example.com', password: PASSWORD })
+  // In flight, by construction: the server has logged the request and is waiting for the rest of its body.
+  await logged(server, () => server.logs.filter((l) => l.msg === 'incoming request').length > before)
 
-  // Wait (bounded) until the server has logged every request as received: in flight means being handled.
-  // (A connection still in the accept queue or not yet parsed when SIGTERM lands is closed, not drained.)
-  const deadline = Date.now() + 10_000
-  while ((written < N || incoming() - baseline < N) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 2))
-  t.equal(incoming() - baseline, N, 'the server received every request before the signal')
-  const doneAtSignal = done
   t.ok(server.child.kill('SIGTERM'), 'SIGTERM sent')
-  t.comment(`${N - doneAtSignal} of ${N} requests still in flight at the signal`)
+  await logged(server, (l) => l.msg === 'shutting down: draining in-flight requests')
+  t.equal(await connectOutcome(server.port), 'ECONNREFUSED', 'while draining, a new connection is refused')
+  t.equal(server.child.exitCode, null, 'and the process waits for the login')
 
-  const outcomes = await Promise.all(requests)
-  for (const [i, o] of outcomes.entries()) {
-    t.same(o, { status: i % 2 === 0 ? 200 : 401 }, `request ${i} completed (${o.status ?? o.error})`)
-  }
-  // Not asserted: how many are still running depends on machine load (typically a few of 20).
-  if (doneAtSignal === N) t.comment('warning: every request had already completed before the signal')
-
-  const after = await connectOutcome(server.port)
-  t.equal(after, 'ECONNREFUSED', 'a new connection after the drain is refused')
+  login.finish()
+  const answer = await login.response
+  t.match(answer, /^HTTP\/1\.1 200 /, 'the login sent before the signal is answered 200')
+  t.match(answer, /"accessToken":"[\w-]+\.[\w-]+\.[\w-]+"/, 'with its tokens')
 
   const { code, signal } = await waitForExit(server, 15_000)
   t.equal(code, 0, 'exit code 0')

@@ -1,43 +1,23 @@
 // Two real Tessera processes share one PostgreSQL schema and one key directory: sessions cross instances.
-// Needs PostgreSQL (TEST_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/test).
-import { randomBytes } from 'node:crypto'
+// PostgreSQL from test/support/postgres.ts.
 import path from 'node:path'
 import t from 'tap'
-import { Pool } from 'pg'
 import { call, startServer } from '../e2e/server-process'
-
-const BASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
-const PASSWORD = 'correct horse battery staple'
-const NEW_PASSWORD = 'another quite long passphrase 42'
-
-/** BASE_URL with every connection confined to `schema` (same encoding as test/store/postgres-store.test.ts). */
-const schemaUrl = (schema: string): string => {
-  const url = new URL(BASE_URL)
-  url.searchParams.set('options', `-c search_path=${schema}`)
-  return url.toString()
-}
+import { NEW_PASSWORD, PASSWORD } from '../support/passwords'
+import { testDatabase } from '../support/postgres'
 
 interface AuthResult { user: { id: string, email: string }, accessToken: string, refreshToken: string }
 
 
 t.test('two instances, one PostgreSQL schema, one key directory', async (t) => {
-  const admin = new Pool({ connectionString: BASE_URL, max: 2, connectionTimeoutMillis: 3000 })
-  admin.on('error', () => {})
-  t.teardown(() => admin.end())
-  try {
-    await admin.query('SELECT 1')
-  } catch (err) {
-    t.fail(`PostgreSQL is not reachable at ${BASE_URL}: ${(err as Error).message}`)
-    return
-  }
-  const schema = `t_${randomBytes(8).toString('hex')}`
-  await admin.query(`CREATE SCHEMA ${schema}`)
-  // Registered before the servers' teardowns, so it runs after they are killed (tap runs teardowns in reverse).
-  t.teardown(() => admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).then(() => {}))
+  const db = await testDatabase(t)
+  if (db === null) return
+  const { admin } = db
+  const { name: schema, url } = await db.freshSchema(t)
 
   const dir = t.testdir()
   const env = {
-    DATABASE_URL: schemaUrl(schema),
+    DATABASE_URL: url,
     JWT_KEYS_DIR: path.join(dir, 'keys'),
     JWT_ALG: 'EdDSA',
     ARGON2_MEMORY_KIB: '8192',

@@ -1,12 +1,10 @@
 // Runs the store contract against PostgreSQL, each store in its own schema, plus PostgreSQL-only behaviour.
-// Needs a server (CI starts one): TEST_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/test.
-import { randomBytes } from 'node:crypto'
+// PostgreSQL from test/support/postgres.ts (a local server, TEST_DATABASE_URL, or one started from npm).
 import { readdirSync, readFileSync } from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
 import t from 'tap'
 import type { Test } from 'tap'
-import { Pool } from 'pg'
 import { ManualClock } from '../../src/clock'
 import { createStore } from '../../src/store/create-store'
 import { createPostgresStore } from '../../src/store/postgres-store'
@@ -16,8 +14,8 @@ import type { NewUser, UserStore } from '../../src/store/user-store'
 import { newId } from '../../src/lib/ids'
 import { storeContract } from './contract'
 import { checkRevokedSessionsMigrated } from './session-contract'
+import { testDatabase } from '../support/postgres'
 
-const BASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 const START = Date.UTC(2026, 0, 1, 12, 0, 0, 123)
 
 const MIGRATIONS_DIR = path.join(__dirname, '../../src/store/migrations/postgres')
@@ -31,14 +29,6 @@ const newUser = (overrides: Partial<NewUser> = {}): NewUser => ({
 
 const rejection = (promise: Promise<unknown>): Promise<unknown> =>
   promise.then(() => { throw new Error('expected a rejection') }, (err: unknown) => err)
-
-/** The URL of BASE_URL with every connection confined to `schema` (and named after it in pg_stat_activity). */
-const schemaUrl = (schema: string): string => {
-  const url = new URL(BASE_URL)
-  url.searchParams.set('options', `-c search_path=${schema}`)
-  url.searchParams.set('application_name', schema)
-  return url.toString()
-}
 
 /** A server that accepts connections and never answers: a database that hangs instead of refusing. */
 async function silentServer (t: Test): Promise<number> {
@@ -57,67 +47,33 @@ async function silentServer (t: Test): Promise<number> {
 }
 
 t.test('postgres', async t => {
-  const admin = new Pool({ connectionString: BASE_URL, max: 4, connectionTimeoutMillis: 3000 })
-  admin.on('error', () => {})
-  const schemas = new Set<string>()
-  const dropSchema = async (schema: string): Promise<void> => {
-    if (!schemas.delete(schema)) return
-    await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
-  }
-  // Safety net for stores a failing test never closed; runs after every subtest's own teardown.
-  t.teardown(async () => {
-    for (const schema of [...schemas]) await dropSchema(schema)
-    await admin.end()
-  })
+  const db = await testDatabase(t)
+  if (db === null) return
+  const { admin } = db
+  t.comment(`PostgreSQL: ${db.source}`)
 
-  try {
-    await admin.query('SELECT 1')
-  } catch (err) {
-    t.fail(`PostgreSQL is not reachable at ${BASE_URL} (${(err as Error).message}). ` +
-      'These tests need a running server (CI starts one); start it locally or set TEST_DATABASE_URL.')
-    return
-  }
-
-  /** A new empty schema; names are random so parallel test files and runs never collide. */
-  const freshSchema = async (): Promise<string> => {
-    const schema = `t_${randomBytes(8).toString('hex')}`
-    await admin.query(`CREATE SCHEMA ${schema}`)
-    schemas.add(schema)
-    return schema
-  }
-  const storeIn = (schema: string, clock: ManualClock, options: Partial<PostgresStoreOptions> = {}): UserStore =>
-    createPostgresStore({ url: schemaUrl(schema), clock, ...options })
-  /** A store whose close() also drops its schema, once (the contract closes stores twice). */
-  const dropOnClose = (store: UserStore, schema: string): UserStore => ({
-    ...store,
-    close: async () => {
-      await store.close()
-      await dropSchema(schema)
-    }
-  })
+  const storeIn = (url: string, clock: ManualClock, options: Partial<PostgresStoreOptions> = {}): UserStore =>
+    createPostgresStore({ url, clock, ...options })
   const migratedStore = async (t: Test, clock: ManualClock, options: Partial<PostgresStoreOptions> = {}) => {
-    const schema = await freshSchema()
-    const store = storeIn(schema, clock, options)
-    t.teardown(() => dropOnClose(store, schema).close())
+    const schema = await db.freshSchema(t)
+    const store = storeIn(schema.url, clock, options)
+    t.teardown(() => store.close())
     await store.migrate()
-    return { schema, store }
+    return { schema: schema.name, url: schema.url, store }
   }
 
+  // The contract closes its stores itself; their schemas go when this file's tests end.
   storeContract(t, 'postgres', async clock => {
-    const schema = await freshSchema()
-    const store = storeIn(schema, clock)
+    const store = storeIn((await db.freshSchema(t)).url, clock)
     await store.migrate()
-    return dropOnClose(store, schema)
+    return store
   })
 
   t.test('8 stores migrating one fresh schema at once apply each migration exactly once', async t => {
-    const schema = await freshSchema()
+    const { name: schema, url } = await db.freshSchema(t)
     const clock = new ManualClock(START)
-    const stores = Array.from({ length: 8 }, () => storeIn(schema, clock, { poolSize: 2 }))
-    t.teardown(async () => {
-      await Promise.all(stores.map(store => store.close()))
-      await dropSchema(schema)
-    })
+    const stores = Array.from({ length: 8 }, () => storeIn(url, clock, { poolSize: 2 }))
+    t.teardown(() => Promise.all(stores.map(store => store.close())))
     // Connect first, so the migrations race each other rather than the connection handshakes.
     await Promise.all(stores.map(store => store.ping()))
     const results = await Promise.allSettled(stores.map(store => store.migrate()))
@@ -141,8 +97,8 @@ t.test('postgres', async t => {
   })
 
   t.test('20 concurrent registrations of one email through 4 instances yield exactly one account', async t => {
-    const { schema, store } = await migratedStore(t, new ManualClock(START))
-    const others = Array.from({ length: 3 }, () => storeIn(schema, new ManualClock(START)))
+    const { url, store } = await migratedStore(t, new ManualClock(START))
+    const others = Array.from({ length: 3 }, () => storeIn(url, new ManualClock(START)))
     t.teardown(() => Promise.all(others.map(other => other.close())))
     const instances = [store, ...others]
     const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) =>
@@ -198,12 +154,9 @@ t.test('postgres', async t => {
       ['findByEmail', () => store.findByEmail('ada@example.io')],
       ['migrate', () => store.migrate()]
     ] as const) {
-      const started = Date.now()
       const err = await rejection(call())
-      const elapsed = Date.now() - started
       t.type(err, StoreUnavailableError, method)
       t.match(err, { code: 'ERR_STORE_UNAVAILABLE', cause: { code: 'ECONNREFUSED' } }, method)
-      t.ok(elapsed < 5000, `${method} failed in ${elapsed} ms`)
     }
   })
 
@@ -222,7 +175,8 @@ t.test('postgres', async t => {
       const elapsed = Date.now() - started
       t.type(err, StoreUnavailableError, method)
       t.match(err, { cause: { message: /timeout/ } }, method)
-      t.ok(elapsed >= 250 && elapsed < 5000, `${method} failed in ${elapsed} ms`)
+      // A lower bound only: a busy machine makes it later, never earlier. It is the timeout that ended the wait.
+      t.ok(elapsed >= 250, `${method} failed after ${elapsed} ms, not before the 300 ms timeout`)
     }
   })
 
@@ -233,13 +187,10 @@ t.test('postgres', async t => {
     t.teardown(() => locker.release())
     await locker.query('BEGIN')
     await locker.query(`LOCK TABLE ${schema}.users IN ACCESS EXCLUSIVE MODE`)
-    const started = Date.now()
     const err = await rejection(store.findById(user.id))
-    const elapsed = Date.now() - started
     await locker.query('ROLLBACK')
     t.type(err, StoreUnavailableError)
-    t.match(err, { cause: { code: '57014' } }, 'canceled by statement_timeout')
-    t.ok(elapsed < 1000, `gave up after ${elapsed} ms`)
+    t.match(err, { cause: { code: '57014' } }, 'canceled by statement_timeout, not by the lock ending')
     t.strictSame(await store.findById(user.id), user, 'the connection is usable again')
   })
 
@@ -250,14 +201,17 @@ t.test('postgres', async t => {
     const { rows } = await admin.query(
       'SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity WHERE application_name = $1', [schema])
     t.ok(rows.length > 0 && rows.every(r => r.killed === true), `terminated ${rows.length} backends`)
-    // The pool hears of each death as an idle-client 'error' event; unhandled, it would throw here.
-    await new Promise(resolve => setTimeout(resolve, 200))
+    // The pool hears of each death as an idle-client 'error' event; unhandled, it would throw. Each backend sends its
+    // termination notice before it leaves pg_stat_activity, so once all have left, the events are on their way here.
+    const alive = async (): Promise<number> =>
+      (await admin.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1', [schema])).rows[0].n
+    while (await alive() > 0) await new Promise(resolve => setImmediate(resolve))
     t.equal(await store.ping(), undefined, 'new connections replace the dead ones')
     t.equal((await store.list({ limit: 1 })).length, 0)
   })
 
   t.test('migration 004 turns revoked_sessions rows into ended sessions, then drops the table', async t => {
-    const schema = await freshSchema()
+    const { name: schema, url } = await db.freshSchema(t)
     // A schema as release 003 left it: migrations 001-003 applied by hand, one logout recorded.
     const client = await admin.connect()
     try {
@@ -275,8 +229,8 @@ t.test('postgres', async t => {
         [rows.sid, userId, rows.orphanSid, rows.expiresAt.toISOString(), newId()])
       await client.query('RESET search_path')
 
-      const store = storeIn(schema, new ManualClock(START))
-      t.teardown(() => dropOnClose(store, schema).close())
+      const store = storeIn(url, new ManualClock(START))
+      t.teardown(() => store.close())
       await store.migrate()
       await checkRevokedSessionsMigrated(t, store, rows)
       const { rows: [table] } = await admin.query('SELECT to_regclass($1) AS oid', [`${schema}.revoked_sessions`])
@@ -287,8 +241,7 @@ t.test('postgres', async t => {
   })
 
   t.test('createStore picks PostgreSQL for postgres:// and postgresql:// URLs', async t => {
-    const schema = await freshSchema()
-    const rest = schemaUrl(schema).replace(/^postgres(ql)?:/, '')
+    const rest = (await db.freshSchema(t)).url.replace(/^postgres(ql)?:/, '')
     for (const url of [`postgres:${rest}`, `postgresql:${rest}`]) {
       const store = createStore(url, new ManualClock(START))
       t.equal(store.kind, 'postgres')
@@ -296,6 +249,5 @@ t.test('postgres', async t => {
       await store.ping()
       await store.close()
     }
-    await dropSchema(schema)
   })
 })

@@ -8,7 +8,7 @@ import { newId } from '../../src/lib/ids'
 import type { Role } from '../../src/store/user-store'
 import { isAccessClaims, isRefreshClaims } from '../../src/tokens/claims'
 import { TokenIssuer } from '../../src/tokens/token-issuer'
-import { makeKey, START, testConfig } from '../helper'
+import { makeKey, START, testConfig } from '../support/app'
 
 const config = testConfig()
 
