@@ -39,7 +39,11 @@ export interface ServerProcess {
 }
 
 const LISTENING = /^Server listening at (http:\/\/127\.0\.0\.1:(\d+))$/
-const START_TIMEOUT_MS = 30_000
+/**
+ * Only a guard against a server that never starts: on a loaded 2-core CI machine a start (keys, migrations, the
+ * common-password list) took over 30 s while the suite's other files ran, so this is generous.
+ */
+const START_TIMEOUT_MS = 120_000
 
 /**
  * Start the server with `env` on top of a clean environment and wait for Fastify's
