@@ -6,14 +6,9 @@ import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/typ
 import type { Server } from 'node:http'
 import Fastify, { type FastifyHttpOptions, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import packageJson from '../package.json'
-import { systemClock, type Clock } from './clock'
 import type { Config } from './config'
-import { createKeyProvider, type KeyProvider } from './keys/key-provider'
-import { PasswordHasher } from './lib/password-hasher'
 import { preloadCommonPasswords } from './lib/password-policy'
 import { wellFormedInput } from './lib/well-formed-input'
-import { createMailer, type Mailer } from './mail/mailer'
-import { Outbox } from './mail/outbox'
 import authPlugin from './plugins/auth'
 import securityHeaders from './plugins/security-headers'
 import problemsPlugin, { clientErrorHandler, frameworkErrorHandler } from './plugins/problems'
@@ -21,30 +16,16 @@ import rateLimitPlugin, { createRedis, redisReady } from './plugins/rate-limit'
 import authRoutes from './routes/auth'
 import meRoutes from './routes/me'
 import metaRoutes from './routes/meta'
-import { createRevocations } from './revocation/revocations'
-import type { RevocationBus } from './revocation/revocation-bus'
 import recoveryRoutes from './routes/recovery'
 import usersRoutes from './routes/users'
 import { AuthResultSchema } from './schemas/auth'
 import { ProblemSchema } from './schemas/problem'
 import { AcceptedSchema } from './schemas/recovery'
 import { UserSchema } from './schemas/user'
-import { AccountService } from './services/account-service'
-import { RecoveryService } from './services/recovery-service'
-import { createStore } from './store/create-store'
-import type { UserStore } from './store/user-store'
-import { LinkTokenIssuer } from './tokens/link-tokens'
-import { TokenIssuer, tokenSettings } from './tokens/token-issuer'
+import { createServices, type ServiceOverrides } from './services/create-services'
 
-export interface AppDeps {
-  clock?: Clock
-  store?: UserStore
-  keys?: KeyProvider
-  hasher?: PasswordHasher
-  /** Where reset and verification mail goes; default from SMTP_URL (or the log without it). */
-  mailer?: Mailer
-  /** Hybrid mode's channel between instances; default Redis from REDIS_URL (or none without it). */
-  revocationBus?: RevocationBus
+/** The parts tests replace (clock, store, keys, hasher, mailer, revocation bus), and how the app logs and times out. */
+export interface AppDeps extends ServiceOverrides {
   /** Fastify logger option; tests pass a stream to capture logs. */
   logger?: FastifyServerOptions['logger']
   /** Default HTTP_TIMEOUTS; tests shorten them to see a timeout within a second. */
@@ -54,8 +35,6 @@ export interface AppDeps {
 export const REALM = 'tessera'
 /** Auth payloads are a few hundred bytes; 16 KiB leaves room and refuses floods early. */
 export const BODY_LIMIT = 16 * 1024
-/** On close, mail still in flight gets this long to go out (inside close-with-grace's 10 s). */
-const MAIL_DRAIN_MS = 5000
 /**
  * Node's default is 16 KiB. Tessera reads one credential header (a token is under 1 KiB, refused above
  * 4 KiB) and sets no cookies, so 8 KiB of headers is ample; bigger is refused by Node's parser (431)
@@ -104,7 +83,6 @@ export function loggerOptions (config: Config): FastifyServerOptions['logger'] {
 }
 
 export async function buildApp (config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
-  const clock = deps.clock ?? systemClock
   const timeouts = { ...HTTP_TIMEOUTS, ...deps.httpTimeouts }
   const options: FastifyHttpOptions<Server> = {
     logger: deps.logger ?? loggerOptions(config),
@@ -128,17 +106,9 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   // Every string of every part must be well-formed Unicode first (one check for all routes and fields).
   app.setValidatorCompiler(wellFormedInput(TypeBoxValidatorCompiler))
 
-  const store = deps.store ?? createStore(config.databaseUrl, clock, app.log)
-  app.addHook('onClose', async () => { await store.close() })
-  await store.migrate()
-
-  const keys = deps.keys ?? createKeyProvider(config.jwt, clock, app.log)
-  app.addHook('onClose', async () => { keys.close() })
-
-  const hasher = deps.hasher ?? new PasswordHasher(config.password.argon2)
-  // After an ARGON2_* change, accounts keep their old hashes until they next log in: a failed login pays for
-  // every parameter set stored, or an unknown email would cost more (or less) than a dormant account.
-  hasher.learnParameters(await store.passwordHashParameters())
+  const services = await createServices(config, { ...deps, log: app.log })
+  app.addHook('onClose', async () => { await services.close() })
+  const { clock, keys, revocations, accounts, admin, recovery } = services
   preloadCommonPasswords()
 
   // JSON only: text/plain would otherwise be accepted by Fastify's default parsers.
@@ -211,10 +181,6 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' })
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
 
-  // Undefined unless REVOCATION_MODE=hybrid: stateless mode builds nothing of it.
-  const revocations = await createRevocations(config, { store, clock, log: app.log, bus: deps.revocationBus })
-  if (revocations !== undefined) app.addHook('onClose', async () => { revocations.close() })
-
   await app.register(authPlugin, {
     ...(revocations !== undefined ? { revocation: revocations } : {}),
     keyRing: () => keys.ring(),
@@ -227,33 +193,11 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     verifyCacheSize: config.jwt.verifyCacheSize
   })
 
-  const issuer = new TokenIssuer(() => keys.ring(), tokenSettings(config.jwt, revocations !== undefined), clock)
-  const accounts = new AccountService({
-    revocations,
-    store,
-    hasher,
-    issuer,
-    clock,
-    passwordMinLength: config.password.minLength,
-    sessionMaxAge: config.jwt.sessionMaxAge,
-    requireVerifiedEmail: config.requireVerifiedEmail
-  })
-
-  const outbox = new Outbox(deps.mailer ?? createMailer(config.mail, app.log), app.log)
-  app.addHook('onClose', async () => { await outbox.close(MAIL_DRAIN_MS) })
-  if (outbox.transport === 'log') app.log.info('no SMTP_URL: reset and verification mail is written to this log, links included')
-  const links = new LinkTokenIssuer(() => keys.ring(), {
-    issuer: config.jwt.issuer, resetTtl: config.jwt.resetTtl, verifyTtl: config.jwt.verifyTtl
-  }, clock)
-  const recovery = new RecoveryService({
-    store, hasher, links, outbox, publicUrl: config.mail.publicUrl, passwordMinLength: config.password.minLength, revocations
-  })
-
-  await app.register(authRoutes, { prefix: '/v1/auth', accounts, recovery })
+  await app.register(authRoutes, { prefix: '/v1/auth', accounts })
   await app.register(recoveryRoutes, { prefix: '/v1/auth', accounts, recovery })
   await app.register(meRoutes, { prefix: '/v1/me', accounts })
-  await app.register(usersRoutes, { prefix: '/v1/users', accounts })
-  await app.register(metaRoutes, { keys, store, jwksMaxAge: config.jwt.jwksMaxAge })
+  await app.register(usersRoutes, { prefix: '/v1/users', admin })
+  await app.register(metaRoutes, { keys, ping: () => services.store.ping(), jwksMaxAge: config.jwt.jwksMaxAge })
 
   return app
 }

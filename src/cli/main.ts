@@ -2,13 +2,10 @@
 import { parseArgs } from 'node:util'
 import { systemClock, type Clock } from '../clock'
 import { ConfigError, loadConfig, type Config } from '../config'
-import { normalizeEmail } from '../lib/email'
-import { PasswordHasher } from '../lib/password-hasher'
-import { ProblemError } from '../lib/problem'
-import { AccountService } from '../services/account-service'
-import { createStore } from '../store/create-store'
-import { ROLES, type Role, type UserRecord, type UserStore } from '../store/user-store'
-import { TokenIssuer, tokenSettings } from '../tokens/token-issuer'
+import { Errors, TesseraError } from '../errors'
+import { createKeyProvider, keysOnFirstUse } from '../keys/key-provider'
+import { createServices, type ServiceLog, type Services } from '../services/create-services'
+import { ROLES, type Role, type UserRecord } from '../store/user-store'
 import { runKeysCommand } from './keys-command'
 
 export interface CliIo {
@@ -31,7 +28,8 @@ export const USAGE = `usage: npm run cli -- <command>
   users list [--limit N] [--json]
                         id, email, role, disabled, createdAt (a table, or JSON lines)
   users disable --email E
-                        disable the account and revoke every session (token version bump);
+                        disable the account and revoke every session (token version bump;
+                        with REVOCATION_MODE=hybrid running servers refuse its tokens at once);
                         refused for the last enabled admin (create another admin first)
   users enable --email E
                         allow the account to log in again
@@ -75,50 +73,44 @@ async function readPassword (stdin: CliIo['stdin']): Promise<string> {
   for await (const chunk of stdin) {
     const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk
     size += bytes.length
-    if (size > MAX_PASSWORD_BYTES) throw new ProblemError({ status: 400, code: 'ERR_PASSWORD_TOO_LONG', title: 'Password refused', detail: `standard input holds more than ${MAX_PASSWORD_BYTES} bytes` })
+    if (size > MAX_PASSWORD_BYTES) throw Errors.weakPassword('ERR_PASSWORD_TOO_LONG', `standard input holds more than ${MAX_PASSWORD_BYTES} bytes`)
     chunks.push(bytes)
   }
   let text: string
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks))
   } catch {
-    throw new ProblemError({ status: 400, code: 'ERR_PASSWORD_MALFORMED', title: 'Password refused', detail: 'standard input is not valid UTF-8' })
+    throw Errors.weakPassword('ERR_PASSWORD_MALFORMED', 'standard input is not valid UTF-8')
   }
   if (text.endsWith('\r\n')) return text.slice(0, -2)
   if (text.endsWith('\n')) return text.slice(0, -1)
   return text
 }
 
-interface Session { store: UserStore, accounts: AccountService }
-
-/** The store the server uses (same DATABASE_URL, migrated), and the account rules over it; closed afterwards. */
-async function withAccounts<T> (io: CliIo, work: (session: Session) => Promise<T>): Promise<T> {
-  const clock = io.clock ?? systemClock
-  const { config } = io
-  const store = createStore(config.databaseUrl, clock, { warn: (_fields, message) => io.stderr.write(`warning: ${message}\n`) })
-  try {
-    await store.migrate()
-    const issuer = new TokenIssuer(() => { throw new Error('the command line issues no tokens') }, tokenSettings(config.jwt), clock)
-    const accounts = new AccountService({
-      store,
-      hasher: new PasswordHasher(config.password.argon2),
-      issuer,
-      clock,
-      passwordMinLength: config.password.minLength,
-      sessionMaxAge: config.jwt.sessionMaxAge
-    })
-    return await work({ store, accounts })
-  } finally {
-    await store.close()
+/** Warnings (a database file whose mode was tightened, Redis unreachable) and errors go to stderr; the rest is quiet. */
+function stderrLog (stderr: CliIo['stderr']): ServiceLog {
+  const write = (level: string) => (obj: object, msg: string): void => {
+    const err = (obj as { err?: unknown }).err
+    stderr.write(`${level}: ${msg}${typeof err === 'string' ? ` (${err})` : ''}\n`)
   }
+  return { debug: () => {}, info: () => {}, warn: write('warning'), error: write('error') }
 }
 
-async function findByEmail (store: UserStore, raw: string): Promise<UserRecord> {
-  const email = normalizeEmail(raw)
-  if (email === null) throw new ProblemError({ status: 400, code: 'ERR_VALIDATION', title: 'Invalid email', detail: 'not an email address' })
-  const user = await store.findByEmail(email)
-  if (user === null) throw new ProblemError({ status: 404, code: 'ERR_USER_NOT_FOUND', title: 'User not found', detail: `no user has the email ${email}` })
-  return user
+/**
+ * The services the server runs on (same DATABASE_URL, migrated; in hybrid mode the same revocation bus, so a
+ * disabled user's tokens are refused by every running instance at once), closed afterwards. Signing keys are
+ * loaded only if a command signs something: none does, so none is generated or needed.
+ */
+async function withServices<T> (io: CliIo, work: (services: Services) => Promise<T>): Promise<T> {
+  const clock = io.clock ?? systemClock
+  const { config } = io
+  const log = stderrLog(io.stderr)
+  const services = await createServices(config, { clock, log, keys: keysOnFirstUse(() => createKeyProvider(config.jwt, clock, log)) })
+  try {
+    return await work(services)
+  } finally {
+    await services.close()
+  }
 }
 
 function required (command: string, value: string | undefined, option: string): string {
@@ -136,8 +128,8 @@ async function usersCreate (args: string[], io: CliIo): Promise<number> {
   if (!ROLES.includes(role)) throw new UsageError(`users create: --role must be ${ROLES.join(' or ')}`)
   if (values['password-stdin'] !== true) throw new UsageError('users create: --password-stdin is required (the password is read from standard input)')
   const password = await readPassword(io.stdin)
-  const user = await withAccounts(io, ({ accounts }) =>
-    accounts.createUser({ email, password, role, ...(values.name !== undefined ? { name: values.name } : {}) }))
+  const user = await withServices(io, ({ admin }) =>
+    admin.createUser({ email, password, role, ...(values.name !== undefined ? { name: values.name } : {}) }))
   io.stdout.write(`created ${user.role} ${user.email} (id ${user.id})\n`)
   return EXIT_OK
 }
@@ -157,15 +149,14 @@ async function usersList (args: string[], io: CliIo): Promise<number> {
     if (!/^[1-9]\d{0,6}$/.test(values.limit)) throw new UsageError('users list: --limit must be a positive integer')
     limit = Number(values.limit)
   }
-  const users = await withAccounts(io, async ({ store }) => {
+  const users = await withServices(io, async ({ admin }) => {
     const found: ListedUser[] = []
-    let after: string | undefined
-    // Keyset pages, as the API does, so a large table is never loaded at once by one query.
-    while (found.length < limit) {
-      const page = await store.list({ limit: Math.min(LIST_PAGE, limit - found.length), ...(after !== undefined ? { after } : {}) })
-      for (const u of page) found.push({ id: u.id, email: u.email, role: u.role, disabled: u.disabled, createdAt: u.createdAt.toISOString() })
-      if (page.length < LIST_PAGE) break
-      after = page[page.length - 1].id
+    let cursor: string | null | undefined
+    // The API's keyset pages, so a large table is never loaded at once by one query.
+    while (found.length < limit && cursor !== null) {
+      const page = await admin.listUsers({ limit: Math.min(LIST_PAGE, limit - found.length), ...(cursor !== undefined ? { cursor } : {}) })
+      for (const u of page.users) found.push({ id: u.id, email: u.email, role: u.role, disabled: u.disabled, createdAt: u.createdAt.toISOString() })
+      cursor = page.nextCursor
     }
     return found
   })
@@ -176,11 +167,11 @@ async function usersList (args: string[], io: CliIo): Promise<number> {
 async function usersSetDisabled (command: string, disabled: boolean, args: string[], io: CliIo): Promise<number> {
   const values = parse(command, args, { email: { type: 'string' } })
   const raw = required(command, values.email, '--email')
-  const { before, after } = await withAccounts(io, async ({ store, accounts }) => {
-    const user = await findByEmail(store, raw)
-    // The admin route's rules: disabling bumps the token version, so every refresh token dies now, and the
-    // last enabled administrator is refused (ERR_LAST_ADMIN).
-    return { before: user, after: await accounts.adminUpdate(user.id, { disabled }) }
+  const { before, after } = await withServices(io, async ({ admin }) => {
+    const user = await admin.getUserByEmail(raw)
+    // PATCH /v1/users/{id}: disabling bumps the token version (and publishes it in hybrid mode), so every token
+    // dies now, and the last enabled administrator is refused (ERR_LAST_ADMIN).
+    return { before: user, after: await admin.updateUser(user.id, { disabled }) }
   })
   if (before.disabled === disabled) {
     io.stdout.write(`${after.email} was already ${disabled ? 'disabled' : 'enabled'}\n`)
@@ -207,14 +198,14 @@ export async function runUsersCommand (args: string[], io: CliIo): Promise<numbe
 /** `migrate`: apply pending migrations (idempotent). */
 export async function runMigrateCommand (args: string[], io: CliIo): Promise<number> {
   parse('migrate', args, {})
-  const kind = await withAccounts(io, async ({ store }) => store.kind)
+  const kind = await withServices(io, async ({ store }) => store.kind)
   // DATABASE_URL is not printed: a PostgreSQL URL may hold a password.
   io.stdout.write(`migrations applied: the ${kind} store is up to date\n`)
   return EXIT_OK
 }
 
 const describe = (err: unknown): string => {
-  if (err instanceof ProblemError) return `${err.detail} (${err.code})`
+  if (err instanceof TesseraError) return `${err.detail} (${err.code})`
   if (err instanceof Error) return 'code' in err && typeof err.code === 'string' ? `${err.message} (${err.code})` : err.message
   return String(err)
 }

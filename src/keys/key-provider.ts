@@ -133,3 +133,17 @@ export function createKeyProvider (jwt: Config['jwt'], clock: Clock, log: Logger
   if (jwt.privateKeyPem !== undefined) return staticKeyProvider([environmentKey(jwt.privateKeyPem, jwt.alg)], jwt, clock)
   return new DirectoryKeyProvider(new KeyDirectory(jwt.keysDir), jwt, clock, log)
 }
+
+/**
+ * A provider made the first time a key is needed. The command line signs nothing for its administration
+ * commands, so it must neither generate a first key into JWT_KEYS_DIR nor fail on a key it never uses.
+ */
+export function keysOnFirstUse (create: () => KeyProvider): KeyProvider {
+  let provider: KeyProvider | undefined
+  const made = (): KeyProvider => (provider ??= create())
+  return {
+    ring: () => made().ring(),
+    reload: () => { made().reload() },
+    close: () => { provider?.close() }
+  }
+}

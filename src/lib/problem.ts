@@ -1,6 +1,10 @@
-// RFC 9457 problem details: the one error type routes throw, and the catalogue of stable codes.
+// RFC 9457 problem details: the error type the HTTP layer answers with, the catalogue of stable codes, and the one
+// mapping from a service error (src/errors.ts) to its problem.
+import { Errors, type ErrorCode, type FieldError, type RefreshRefusal, type TesseraError } from '../errors'
+import type { Role } from '../store/user-store'
+import type { PasswordErrorCode } from './password-policy'
 
-export interface FieldError { path: string, message: string }
+export type { FieldError }
 
 /**
  * Every `code` Tessera answers with. The Problem schema publishes this list as an enum, so a client generated
@@ -87,7 +91,63 @@ const tokenProblem = (code: ProblemCode, description: string): ProblemError => n
   status: 401, code, title: 'Invalid token', detail: description, bearer: { error: 'invalid_token', description }
 })
 
-/** Every problem Tessera answers with, by stable code. */
+/**
+ * How each service error is answered. Keyed by every ErrorCode (a code left out is a type error), and only
+ * by codes the problem catalogue has (a code it lacks is one too).
+ */
+const ANSWERS: Record<ErrorCode, { status: number, title: string }> = {
+  ERR_ACCOUNT_DISABLED: { status: 403, title: 'Account disabled' },
+  ERR_EMAIL_ALREADY_VERIFIED: { status: 409, title: 'Email already verified' },
+  /** Only after the right password (REQUIRE_VERIFIED_EMAIL), like a disabled account. */
+  ERR_EMAIL_NOT_VERIFIED: { status: 403, title: 'Email not verified' },
+  ERR_EMAIL_TAKEN: { status: 409, title: 'Email already registered' },
+  ERR_FORBIDDEN: { status: 403, title: 'Forbidden' },
+  ERR_INVALID_CREDENTIALS: { status: 401, title: 'Invalid credentials' },
+  ERR_LAST_ADMIN: { status: 409, title: 'Last administrator' },
+  ERR_PASSWORD_COMMON: { status: 400, title: 'Password refused' },
+  ERR_PASSWORD_MALFORMED: { status: 400, title: 'Password refused' },
+  ERR_PASSWORD_TOO_LONG: { status: 400, title: 'Password refused' },
+  ERR_PASSWORD_TOO_SHORT: { status: 400, title: 'Password refused' },
+  ERR_REFRESH_TOKEN_EXPIRED: { status: 401, title: 'Invalid refresh token' },
+  ERR_REFRESH_TOKEN_INVALID: { status: 401, title: 'Invalid refresh token' },
+  ERR_REFRESH_TOKEN_REVOKED: { status: 401, title: 'Invalid refresh token' },
+  /**
+   * Emailed link tokens travel in the body, not in Authorization: a bad one is a 400 (as RFC 6749 §5.2
+   * answers a bad grant), so clients do not take it for a dead session.
+   */
+  ERR_RESET_TOKEN_EXPIRED: { status: 400, title: 'Invalid reset link' },
+  ERR_RESET_TOKEN_INVALID: { status: 400, title: 'Invalid reset link' },
+  ERR_REVOCATION_MODE: { status: 400, title: 'Not available in stateless mode' },
+  ERR_SESSION_EXPIRED: { status: 401, title: 'Invalid refresh token' },
+  ERR_TOKEN_INVALID: { status: 401, title: 'Invalid token' },
+  ERR_USER_NOT_FOUND: { status: 404, title: 'User not found' },
+  ERR_VALIDATION: { status: 400, title: 'Invalid request' },
+  ERR_VERIFY_TOKEN_EXPIRED: { status: 400, title: 'Invalid verification link' },
+  ERR_VERIFY_TOKEN_INVALID: { status: 400, title: 'Invalid verification link' },
+  /** 403, not 401: the token is fine, and a 401 would send clients into refresh-and-retry. */
+  ERR_WRONG_PASSWORD: { status: 403, title: 'Wrong password' }
+}
+
+/**
+ * The one mapping from a service error to its answer. An access token that names nothing usable gets the RFC 6750
+ * invalid_token challenge, a missing role insufficient_scope; a refused refresh token (it travels in the body) none,
+ * and always 401, whatever the reason.
+ */
+export function problemFor (err: TesseraError): ProblemError {
+  const { code, detail } = err
+  if (code === 'ERR_TOKEN_INVALID') return tokenProblem(code, detail)
+  const { status, title } = err.refusesRefreshToken ? { status: 401, title: 'Invalid refresh token' } : ANSWERS[code]
+  return new ProblemError({
+    status,
+    code,
+    title,
+    detail,
+    ...(err.errors !== undefined ? { errors: err.errors } : {}),
+    ...(err.requiredRole !== undefined ? { bearer: { error: 'insufficient_scope' as const, description: `requires role ${err.requiredRole}` } } : {})
+  }, { cause: err })
+}
+
+/** Every problem Tessera answers with: the HTTP layer's own, and each service error as problemFor answers it. */
 export const Problems = {
   missingCredentials: () => new ProblemError({
     status: 401, code: 'ERR_AUTH_REQUIRED', title: 'Authentication required',
@@ -97,64 +157,25 @@ export const Problems = {
     status: 400, code: 'ERR_AUTH_MALFORMED', title: 'Malformed Authorization header', detail,
     bearer: { error: 'invalid_request', description: detail }
   }),
-  invalidToken: (description = 'The access token is invalid') => tokenProblem('ERR_TOKEN_INVALID', description),
+  invalidToken: (description?: string) => problemFor(Errors.invalidToken(description)),
   expiredToken: () => tokenProblem('ERR_TOKEN_EXPIRED', 'The access token expired'),
   /** REVOCATION_MODE=hybrid: logged out (this device or everywhere), password changed, account disabled or deleted. */
   revokedToken: () => tokenProblem('ERR_TOKEN_REVOKED', 'The session was revoked'),
-  /** POST /v1/auth/logout in stateless mode: logging one device out needs state per session, which stateless mode keeps nowhere. */
-  revocationMode: () => new ProblemError({
-    status: 400, code: 'ERR_REVOCATION_MODE', title: 'Not available in stateless mode',
-    detail: 'Logging out one device needs REVOCATION_MODE=hybrid; use POST /v1/auth/logout-all, or forget the tokens on this device'
-  }),
-  insufficientScope: (role: string) => new ProblemError({
-    status: 403, code: 'ERR_FORBIDDEN', title: 'Forbidden', detail: `This operation requires the ${role} role`,
-    bearer: { error: 'insufficient_scope', description: `requires role ${role}` }
-  }),
-  invalidRefreshToken: (code: ProblemCode = 'ERR_REFRESH_TOKEN_INVALID', detail = 'The refresh token is invalid') =>
-    new ProblemError({ status: 401, code, title: 'Invalid refresh token', detail }),
-  invalidCredentials: () => new ProblemError({
-    status: 401, code: 'ERR_INVALID_CREDENTIALS', title: 'Invalid credentials', detail: 'The email or password is incorrect'
-  }),
-  /** 403, not 401: the token is fine, and a 401 would send clients into refresh-and-retry. */
-  wrongPassword: () => new ProblemError({
-    status: 403, code: 'ERR_WRONG_PASSWORD', title: 'Wrong password', detail: 'The current password is incorrect'
-  }),
-  accountDisabled: () => new ProblemError({
-    status: 403, code: 'ERR_ACCOUNT_DISABLED', title: 'Account disabled', detail: 'This account has been disabled'
-  }),
-  /** Only after the right password (REQUIRE_VERIFIED_EMAIL), like a disabled account. */
-  emailNotVerified: () => new ProblemError({
-    status: 403, code: 'ERR_EMAIL_NOT_VERIFIED', title: 'Email not verified',
-    detail: 'Verify your email address with the link sent to it, or reset your password, then log in'
-  }),
-  emailAlreadyVerified: () => new ProblemError({
-    status: 409, code: 'ERR_EMAIL_ALREADY_VERIFIED', title: 'Email already verified', detail: 'This email address is already verified'
-  }),
-  /**
-   * Emailed link tokens travel in the body, not in Authorization: a bad one is a 400 (as RFC 6749 §5.2
-   * answers a bad grant), so clients do not take it for a dead session.
-   */
-  invalidResetToken: (expired = false) => new ProblemError(expired
-    ? { status: 400, code: 'ERR_RESET_TOKEN_EXPIRED', title: 'Invalid reset link', detail: 'The password reset link expired; ask for a new one' }
-    : { status: 400, code: 'ERR_RESET_TOKEN_INVALID', title: 'Invalid reset link', detail: 'The password reset link is invalid or was already used; ask for a new one' }),
-  invalidVerifyToken: (expired = false) => new ProblemError(expired
-    ? { status: 400, code: 'ERR_VERIFY_TOKEN_EXPIRED', title: 'Invalid verification link', detail: 'The verification link expired; ask for a new one' }
-    : { status: 400, code: 'ERR_VERIFY_TOKEN_INVALID', title: 'Invalid verification link', detail: 'The verification link is invalid' }),
-  emailTaken: () => new ProblemError({
-    status: 409, code: 'ERR_EMAIL_TAKEN', title: 'Email already registered', detail: 'An account with this email already exists'
-  }),
-  weakPassword: (code: ProblemCode, detail: string, path = '/password') => new ProblemError({
-    status: 400, code, title: 'Password refused', detail, errors: [{ path, message: detail }]
-  }),
-  validation: (errors: FieldError[], detail = 'The request is invalid') => new ProblemError({
-    status: 400, code: 'ERR_VALIDATION', title: 'Invalid request', detail, errors
-  }),
-  /** Demoting, disabling or deleting the only enabled administrator would leave nobody to administer the service. */
-  lastAdmin: () => new ProblemError({
-    status: 409, code: 'ERR_LAST_ADMIN', title: 'Last administrator',
-    detail: 'This change would leave no active administrator; make another account an enabled administrator first'
-  }),
-  userNotFound: () => new ProblemError({ status: 404, code: 'ERR_USER_NOT_FOUND', title: 'User not found', detail: 'No user has this id' }),
+  revocationMode: () => problemFor(Errors.revocationMode()),
+  insufficientScope: (role: Role) => problemFor(Errors.roleRequired(role)),
+  invalidRefreshToken: (code?: RefreshRefusal, detail?: string) => problemFor(Errors.invalidRefreshToken(code, detail)),
+  invalidCredentials: () => problemFor(Errors.invalidCredentials()),
+  wrongPassword: () => problemFor(Errors.wrongPassword()),
+  accountDisabled: () => problemFor(Errors.accountDisabled()),
+  emailNotVerified: () => problemFor(Errors.emailNotVerified()),
+  emailAlreadyVerified: () => problemFor(Errors.emailAlreadyVerified()),
+  invalidResetToken: (expired = false) => problemFor(Errors.invalidResetToken(expired)),
+  invalidVerifyToken: (expired = false) => problemFor(Errors.invalidVerifyToken(expired)),
+  emailTaken: () => problemFor(Errors.emailTaken()),
+  weakPassword: (code: PasswordErrorCode, detail: string, path = '/password') => problemFor(Errors.weakPassword(code, detail, path)),
+  validation: (errors: FieldError[], detail = 'The request is invalid') => problemFor(Errors.validation(errors, detail)),
+  lastAdmin: () => problemFor(Errors.lastAdmin()),
+  userNotFound: () => problemFor(Errors.userNotFound()),
   /** Sent by the server's client-error handler: Node refuses the request before any route runs. */
   headersTooLarge: () => new ProblemError({
     status: 431, code: 'ERR_HEADERS_TOO_LARGE', title: 'Request header fields too large', detail: 'The request headers are too large'

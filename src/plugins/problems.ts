@@ -3,7 +3,8 @@ import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
 import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { bearerChallenge, problemBody, ProblemError, Problems, type FieldError } from '../lib/problem'
+import { TesseraError } from '../errors'
+import { bearerChallenge, problemBody, ProblemError, problemFor, Problems, type FieldError } from '../lib/problem'
 import { PROBLEM_CONTENT_TYPE } from '../schemas/problem'
 
 interface ValidationIssue { instancePath?: string, message?: string, params?: Record<string, unknown> }
@@ -15,10 +16,11 @@ function fieldErrors (issues: ValidationIssue[]): FieldError[] {
   }))
 }
 
-/** Map framework and plugin errors to our problems; anything unknown is a 500 with no internals. */
+/** Map service, framework and plugin errors to our problems; anything unknown is a 500 with no internals. */
 export function toProblem (err: FastifyError): ProblemError {
   if (err instanceof ProblemError) return err
-  // A store failure that escaped a route's guard is still "try again later", not a bug.
+  if (err instanceof TesseraError) return problemFor(err)
+  // Services let a store outage through (StoreUnavailableError): "try again later", not a bug.
   if ((err as { code?: unknown }).code === 'ERR_STORE_UNAVAILABLE') return Problems.storeUnavailable()
   if (Array.isArray(err.validation)) {
     const where = err.validationContext ?? 'request'

@@ -14,7 +14,8 @@ export interface RevocationBus {
    * short wait when Redis is unreachable; the subscription is made (and remade) whenever Redis answers.
    */
   subscribe (handler: (event: RevocationEvent) => void): Promise<void>
-  close (): void
+  /** Waits (briefly) for publishes still on their way, then disconnects: a short-lived process must not lose its last one. */
+  close (): Promise<void>
 }
 
 interface Log { warn (obj: object, msg: string): void, info (msg: string): void }
@@ -22,6 +23,8 @@ interface Log { warn (obj: object, msg: string): void, info (msg: string): void 
 /** Ids are 26 characters and sids 16 (see lib/ids.ts and tokens/signers.ts); anything else is not ours. */
 const MAX_ID_LENGTH = 64
 const SUBSCRIBE_WAIT_MS = 500
+/** How long a publish made while the first connection is being set up waits for it. */
+const FIRST_CONNECTION_WAIT_MS = 500
 
 /** Compact on the wire: `{"u":id,"v":3}`, `{"u":id,"v":null}`, `{"s":sid}`. */
 export function encodeEvent (event: RevocationEvent): string {
@@ -69,9 +72,21 @@ export function createRedisBus (url: string, channel: string, log: Log): Revocat
     warned = false
   })
 
+  // Without an offline queue, a publish made before the first connection is up would fail at once: the command line
+  // publishes right after it connects. Until the publisher is ready or has failed once, publishes wait for it (briefly).
+  const firstConnection = new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, FIRST_CONNECTION_WAIT_MS).unref()
+    const settle = (): void => { clearTimeout(timer); resolve() }
+    publisher.once('ready', settle)
+    publisher.once('error', settle)
+  })
+  const inFlight = new Set<Promise<void>>()
+
   return {
     publish (event) {
-      publisher.publish(channel, encodeEvent(event)).catch(onError)
+      const sending = firstConnection.then(() => publisher.publish(channel, encodeEvent(event))).then(() => {}, onError)
+      inFlight.add(sending)
+      void sending.finally(() => inFlight.delete(sending))
     },
     async subscribe (handler) {
       subscriber.on('message', (from: string, message: string) => {
@@ -84,7 +99,8 @@ export function createRedisBus (url: string, channel: string, log: Log): Revocat
       await Promise.race([subscribed, new Promise<void>((resolve) => { timer = setTimeout(resolve, SUBSCRIBE_WAIT_MS) })])
       clearTimeout(timer)
     },
-    close () {
+    async close () {
+      await Promise.allSettled([...inFlight])
       publisher.disconnect()
       subscriber.disconnect()
     }

@@ -87,8 +87,9 @@ export class Revocations {
     return this.cache.stats()
   }
 
-  close (): void {
-    this.options.bus?.close()
+  /** Publishes still on their way to the other instances go out first. */
+  async close (): Promise<void> {
+    await this.options.bus?.close()
   }
 
   private hear (event: RevocationEvent): void {

@@ -1,15 +1,14 @@
-// Registration, login, refresh and password changes: the rules, independent of HTTP.
-import { Value } from '@sinclair/typebox/value'
+// Self-service: registration, login, refresh, logout, and the signed-in user's own account. The rules, independent of HTTP.
 import { nowSeconds, type Clock } from '../clock'
+import { Errors } from '../errors'
 import { normalizeEmail } from '../lib/email'
 import type { PasswordHasher } from '../lib/password-hasher'
-import { checkPassword, normalizePassword, PASSWORD_MAX_LENGTH } from '../lib/password-policy'
-import { Problems } from '../lib/problem'
-import { NameSchema } from '../schemas/user'
+import { normalizePassword, PASSWORD_MAX_LENGTH } from '../lib/password-policy'
 import type { Revocations } from '../revocation/revocations'
+import { EmailTakenError, type UserRecord, type UserStore } from '../store/user-store'
 import type { AccessClaims, RefreshClaims } from '../tokens/claims'
 import type { IssuedTokens, TokenIssuer } from '../tokens/token-issuer'
-import { EmailTakenError, LastAdminError, StoreUnavailableError, type Role, type UserRecord, type UserStore } from '../store/user-store'
+import { acceptablePassword, requireEmail } from './account-rules'
 
 export interface AccountServiceDeps {
   store: UserStore
@@ -18,112 +17,100 @@ export interface AccountServiceDeps {
   clock: Clock
   passwordMinLength: number
   sessionMaxAge: number
-  /** REQUIRE_VERIFIED_EMAIL: login answers 403 until the address is verified. */
+  /** REQUIRE_VERIFIED_EMAIL: login is refused until the address is verified. */
   requireVerifiedEmail?: boolean
   /** REVOCATION_MODE=hybrid; absent in stateless mode, where a revocation is the version bump in the store alone. */
   revocations?: Revocations
+  /** Mails the verification link to a newly registered address (RecoveryService). */
+  verification: { sendVerification (user: Pick<UserRecord, 'id' | 'email'>): void }
 }
 
-export interface Session { user: UserRecord, tokens: IssuedTokens }
+/** A user and the tokens just issued to them: what register, login, refresh and a password change return. */
+export interface SignedIn { user: UserRecord, tokens: IssuedTokens }
 
 const codePoints = (s: string): number => [...s].length
-
-/** Store failures become a 503 with Retry-After, a refused last-admin removal a 409; everything else passes through. */
-export async function guardStore<T> (work: Promise<T>): Promise<T> {
-  try {
-    return await work
-  } catch (err) {
-    if (err instanceof StoreUnavailableError) throw Problems.storeUnavailable()
-    if (err instanceof LastAdminError) throw Problems.lastAdmin()
-    throw err
-  }
-}
 
 export class AccountService {
   constructor (private readonly deps: AccountServiceDeps) {}
 
-  get store (): UserStore { return this.deps.store }
-
-  private email (raw: string): string {
-    const email = normalizeEmail(raw)
-    if (email === null) throw Problems.validation([{ path: '/email', message: 'must be an email address' }], 'The email address is invalid')
-    return email
-  }
-
-  private acceptablePassword (raw: string, path: string): string {
-    const verdict = checkPassword(raw, this.deps.passwordMinLength)
-    if (!verdict.ok) throw Problems.weakPassword(verdict.code, verdict.detail, path)
-    return verdict.normalized
-  }
-
   /** `sid` continues a session (hybrid refresh); without it a new one starts (login, password change). */
-  private issue (user: UserRecord, authTime: number, sid?: string): Session {
+  private signIn (user: UserRecord, authTime: number, sid?: string): SignedIn {
     return { user, tokens: this.deps.issuer.issue(user, authTime, sid) }
   }
 
   /** Hybrid mode: every instance refuses tokens older than the user's new version (null: the user is gone). */
-  private revoked (userId: string, version: number | null): void {
+  private publishRevocation (userId: string, version: number | null): void {
     this.deps.revocations?.userChanged(userId, version)
   }
 
-  async register (input: { email: string, password: string, name?: string }): Promise<Session> {
-    const email = this.email(input.email)
-    const password = this.acceptablePassword(input.password, '/password')
+  /** The account a valid access token names; a deleted account's token is answered as invalid. */
+  private async tokenHolder (lookup: Promise<UserRecord | null>): Promise<UserRecord> {
+    const user = await lookup
+    if (user === null) throw Errors.invalidToken('The account no longer exists')
+    return user
+  }
+
+  /** Create the account, mail its verification link, and sign it in. */
+  async register (input: { email: string, password: string, name?: string }): Promise<SignedIn> {
+    const email = requireEmail(input.email)
+    const password = acceptablePassword(input.password, this.deps.passwordMinLength, '/password')
     const passwordHash = await this.deps.hasher.hash(password)
+    let user: UserRecord
     try {
-      const user = await guardStore(this.deps.store.create({ email, name: input.name ?? null, role: 'user', passwordHash }))
-      return this.issue(user, nowSeconds(this.deps.clock))
+      user = await this.deps.store.create({ email, name: input.name ?? null, role: 'user', passwordHash })
     } catch (err) {
-      if (err instanceof EmailTakenError) throw Problems.emailTaken()
+      if (err instanceof EmailTakenError) throw Errors.emailTaken()
       throw err
     }
+    this.deps.verification.sendVerification(user)
+    return this.signIn(user, nowSeconds(this.deps.clock))
   }
 
   /**
    * Unknown email and wrong password cost the same argon2 work (see PasswordHasher.verifyLogin, also across a
-   * change of ARGON2_* settings) and give the same problem, so neither the answer nor its timing tells whether
+   * change of ARGON2_* settings) and give the same error, so neither the answer nor its timing tells whether
    * an account exists. An address outside the grammar is looked up nowhere and answered the same way.
    */
-  async login (input: { email: string, password: string }): Promise<Session> {
+  async login (input: { email: string, password: string }): Promise<SignedIn> {
     const email = normalizeEmail(input.email)
     const password = normalizePassword(input.password)
-    const user = email === null ? null : await guardStore(this.deps.store.findByEmail(email))
+    const user = email === null ? null : await this.deps.store.findByEmail(email)
     const usable = codePoints(password) <= PASSWORD_MAX_LENGTH && password.isWellFormed()
     const verified = await this.deps.hasher.verifyLogin(usable ? user?.passwordHash ?? null : null, password)
-    if (user === null || !verified) throw Problems.invalidCredentials()
+    if (user === null || !verified) throw Errors.invalidCredentials()
     // Only after the right password: telling a stranger an account is disabled would enumerate it.
-    if (user.disabled) throw Problems.accountDisabled()
-    if (this.deps.requireVerifiedEmail === true && !user.emailVerified) throw Problems.emailNotVerified()
+    if (user.disabled) throw Errors.accountDisabled()
+    if (this.deps.requireVerifiedEmail === true && !user.emailVerified) throw Errors.emailNotVerified()
     let current = user
     if (this.deps.hasher.needsRehash(user.passwordHash)) {
       const passwordHash = await this.deps.hasher.hash(password)
-      current = await guardStore(this.deps.store.update(user.id, { passwordHash })) ?? user
+      current = await this.deps.store.update(user.id, { passwordHash }) ?? user
     }
-    return this.issue(current, nowSeconds(this.deps.clock))
+    return this.signIn(current, nowSeconds(this.deps.clock))
   }
 
   /** Rotate a verified refresh token: checked against the user's current token version. */
-  async refresh (claims: RefreshClaims): Promise<Session> {
-    const user = await guardStore(this.deps.store.findById(claims.sub))
-    if (user === null) throw Problems.invalidRefreshToken('ERR_REFRESH_TOKEN_INVALID', 'The account no longer exists')
-    if (user.disabled) throw Problems.invalidRefreshToken('ERR_ACCOUNT_DISABLED', 'This account has been disabled')
-    if (claims.ver !== user.tokenVersion) throw Problems.invalidRefreshToken('ERR_REFRESH_TOKEN_REVOKED', 'The session was revoked')
+  async refresh (claims: RefreshClaims): Promise<SignedIn> {
+    const user = await this.deps.store.findById(claims.sub)
+    if (user === null) throw Errors.invalidRefreshToken('ERR_REFRESH_TOKEN_INVALID', 'The account no longer exists')
+    if (user.disabled) throw Errors.invalidRefreshToken('ERR_ACCOUNT_DISABLED', 'This account has been disabled')
+    if (claims.ver !== user.tokenVersion) throw Errors.invalidRefreshToken('ERR_REFRESH_TOKEN_REVOKED', 'The session was revoked')
     if (nowSeconds(this.deps.clock) >= claims.auth_time + this.deps.sessionMaxAge) {
-      throw Problems.invalidRefreshToken('ERR_SESSION_EXPIRED', 'The session reached its maximum age; log in again')
+      throw Errors.invalidRefreshToken('ERR_SESSION_EXPIRED', 'The session reached its maximum age; log in again')
     }
-    if (this.deps.revocations === undefined) return this.issue(user, claims.auth_time)
+    if (this.deps.revocations === undefined) return this.signIn(user, claims.auth_time)
     // Hybrid: the store itself, not the cache (refreshes are rare). A refresh token from before hybrid mode has
     // no sid, and starts a session.
-    if (typeof claims.sid !== 'string') return this.issue(user, claims.auth_time)
-    if ((await guardStore(this.deps.store.revocationState(user.id, claims.sid))).sessionEnded) {
-      throw Problems.invalidRefreshToken('ERR_REFRESH_TOKEN_REVOKED', 'The session was logged out')
+    if (typeof claims.sid !== 'string') return this.signIn(user, claims.auth_time)
+    if ((await this.deps.store.revocationState(user.id, claims.sid)).sessionEnded) {
+      throw Errors.invalidRefreshToken('ERR_REFRESH_TOKEN_REVOKED', 'The session was logged out')
     }
-    return this.issue(user, claims.auth_time, claims.sid)
+    return this.signIn(user, claims.auth_time, claims.sid)
   }
 
   async logoutAll (userId: string): Promise<void> {
-    const user = await this.existing(this.deps.store.update(userId, { bumpTokenVersion: true }))
-    this.revoked(user.id, user.tokenVersion)
+    const user = await this.tokenHolder(this.deps.store.update(userId, { bumpTokenVersion: true }))
+    this.publishRevocation(user.id, user.tokenVersion)
   }
 
   /**
@@ -132,21 +119,23 @@ export class AccountService {
    */
   async logout (claims: AccessClaims): Promise<void> {
     const revocations = this.deps.revocations
-    if (revocations === undefined || claims.sid === undefined) throw Problems.revocationMode()
-    await guardStore(revocations.revokeSession(claims.sub, claims.sid))
+    if (revocations === undefined || claims.sid === undefined) throw Errors.revocationMode()
+    await revocations.revokeSession(claims.sub, claims.sid)
   }
 
-  /** The user a valid access token names; a deleted user's token is answered as invalid. */
-  async existing (lookup: Promise<UserRecord | null>): Promise<UserRecord> {
-    const user = await guardStore(lookup)
-    if (user === null) throw Problems.invalidToken('The account no longer exists')
-    return user
+  /** The signed-in user's account. */
+  async me (userId: string): Promise<UserRecord> {
+    return await this.tokenHolder(this.deps.store.findById(userId))
+  }
+
+  async updateProfile (userId: string, patch: { name: string | null }): Promise<UserRecord> {
+    return await this.tokenHolder(this.deps.store.update(userId, { name: patch.name }))
   }
 
   private async verifyCurrent (user: UserRecord, raw: string): Promise<void> {
     const password = normalizePassword(raw)
     if (!password.isWellFormed() || !await this.deps.hasher.verify(user.passwordHash, password)) {
-      throw Problems.wrongPassword()
+      throw Errors.wrongPassword()
     }
   }
 
@@ -155,76 +144,23 @@ export class AccountService {
    * password is judged before the current one is checked: the other way round, a refused new
    * password would tell a token thief that the guessed current one was right.
    */
-  async changePassword (userId: string, input: { currentPassword: string, newPassword: string }): Promise<Session> {
-    const password = this.acceptablePassword(input.newPassword, '/newPassword')
-    const user = await this.existing(this.deps.store.findById(userId))
+  async changePassword (userId: string, input: { currentPassword: string, newPassword: string }): Promise<SignedIn> {
+    const password = acceptablePassword(input.newPassword, this.deps.passwordMinLength, '/newPassword')
+    const user = await this.me(userId)
     await this.verifyCurrent(user, input.currentPassword)
     // A disabled user's access token lives out its TTL, but must not be traded for fresh tokens.
-    if (user.disabled) throw Problems.accountDisabled()
+    if (user.disabled) throw Errors.accountDisabled()
     const passwordHash = await this.deps.hasher.hash(password)
-    const updated = await this.existing(this.deps.store.update(user.id, { passwordHash, bumpTokenVersion: true }))
-    this.revoked(updated.id, updated.tokenVersion)
+    const updated = await this.tokenHolder(this.deps.store.update(user.id, { passwordHash, bumpTokenVersion: true }))
+    this.publishRevocation(updated.id, updated.tokenVersion)
     // A new session (new sid in hybrid mode): the caller's old tokens die with the others.
-    return this.issue(updated, nowSeconds(this.deps.clock))
+    return this.signIn(updated, nowSeconds(this.deps.clock))
   }
 
   async deleteSelf (userId: string, password: string): Promise<void> {
-    const user = await this.existing(this.deps.store.findById(userId))
+    const user = await this.me(userId)
     await this.verifyCurrent(user, password)
-    await guardStore(this.deps.store.delete(user.id))
-    this.revoked(user.id, null)
-  }
-
-  /**
-   * The caller of an administration route or command, read from the store on every call: the role claim of an
-   * access token outlives a demotion, disabling or deletion by up to its TTL, and must not let the old admin
-   * undo it. A deleted account is answered as an invalid token, as on every other route.
-   */
-  async actingAdmin (userId: string): Promise<UserRecord> {
-    const user = await this.existing(this.deps.store.findById(userId))
-    if (user.disabled) throw Problems.accountDisabled()
-    if (user.role !== 'admin') throw Problems.insufficientScope('admin')
-    return user
-  }
-
-  /** Admin deletion; false when the id is unknown. The last active administrator is refused (409). */
-  async deleteUser (id: string): Promise<boolean> {
-    const deleted = await guardStore(this.deps.store.delete(id, { keepActiveAdmin: true }))
-    if (deleted) this.revoked(id, null)
-    return deleted
-  }
-
-  /**
-   * Admin update. Disabling and role changes revoke every session of the user (a token version bump), so no
-   * token keeps a role the account no longer has; the last active administrator cannot be demoted or disabled (409).
-   */
-  async adminUpdate (id: string, patch: { role?: Role, disabled?: boolean }): Promise<UserRecord> {
-    const user = await guardStore(this.deps.store.findById(id))
-    if (user === null) throw Problems.userNotFound()
-    const bump = (patch.disabled === true && !user.disabled) || (patch.role !== undefined && patch.role !== user.role)
-    const updated = await guardStore(this.deps.store.update(id, { ...patch, bumpTokenVersion: bump, keepActiveAdmin: true }))
-    if (updated === null) throw Problems.userNotFound()
-    if (bump) this.revoked(updated.id, updated.tokenVersion)
-    return updated
-  }
-
-  /**
-   * Used by the CLI to bootstrap an administrator. The operator vouches for the address, so the account
-   * is created verified: REQUIRE_VERIFIED_EMAIL must not lock out the first administrator.
-   */
-  async createUser (input: { email: string, password: string, name?: string, role: Role }): Promise<UserRecord> {
-    const email = this.email(input.email)
-    // The command line has no route schema in front of it: the same name rule, checked here.
-    if (input.name !== undefined && !Value.Check(NameSchema, input.name)) {
-      throw Problems.validation([{ path: '/name', message: 'must be 1 to 100 characters without control characters or bidi overrides' }], 'The name is invalid')
-    }
-    const password = this.acceptablePassword(input.password, '/password')
-    try {
-      const passwordHash = await this.deps.hasher.hash(password)
-      return await guardStore(this.deps.store.create({ email, name: input.name ?? null, role: input.role, passwordHash, emailVerified: true }))
-    } catch (err) {
-      if (err instanceof EmailTakenError) throw Problems.emailTaken()
-      throw err
-    }
+    await this.deps.store.delete(user.id)
+    this.publishRevocation(user.id, null)
   }
 }

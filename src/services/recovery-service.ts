@@ -1,17 +1,16 @@
 // Password reset and email verification by emailed links: the rules, independent of HTTP; no token state is stored.
 import { randomBytes, timingSafeEqual } from 'node:crypto'
+import { Errors } from '../errors'
 import { isValidEmail, normalizeEmail } from '../lib/email'
 import { newId } from '../lib/ids'
 import type { PasswordHasher } from '../lib/password-hasher'
-import { checkPassword } from '../lib/password-policy'
-import { Problems } from '../lib/problem'
 import { linkTo, resetPasswordMessage, verifyEmailMessage } from '../mail/messages'
 import type { Outbox } from '../mail/outbox'
 import type { Revocations } from '../revocation/revocations'
 import type { UserRecord, UserStore } from '../store/user-store'
 import type { ResetClaims, VerifyClaims } from '../tokens/claims'
 import { passwordFingerprint, type LinkTokenIssuer } from '../tokens/link-tokens'
-import { guardStore } from './account-service'
+import { acceptablePassword } from './account-rules'
 
 export interface RecoveryServiceDeps {
   store: UserStore
@@ -47,8 +46,8 @@ export class RecoveryService {
   async forgotPassword (rawEmail: string): Promise<void> {
     const email = normalizeEmail(rawEmail)
     // Syntax only: a malformed address says nothing about which accounts exist.
-    if (email === null) throw Problems.validation([{ path: '/email', message: 'must be an email address' }], 'The email address is invalid')
-    const user = await guardStore(this.deps.store.findByEmail(email))
+    if (email === null) throw Errors.invalidEmail()
+    const user = await this.deps.store.findByEmail(email)
     const account = user !== null && !user.disabled ? user : null
     const { token, expiresIn } = this.deps.links.reset(account ?? DECOY)
     // The stored address, not the typed one: the link goes to the mailbox that owns the account, whatever
@@ -64,29 +63,27 @@ export class RecoveryService {
    * password hash its `pwd` is bound to. Every session dies with the version bump.
    */
   async resetPassword (claims: ResetClaims, newPassword: string): Promise<void> {
-    const user = await guardStore(this.deps.store.findById(claims.sub))
+    const user = await this.deps.store.findById(claims.sub)
     if (user === null || user.disabled || user.tokenVersion !== claims.ver ||
       !sameFingerprint(passwordFingerprint(user.passwordHash), claims.pwd)) {
-      throw Problems.invalidResetToken()
+      throw Errors.invalidResetToken()
     }
     // After the token: a weak password leaves the link usable for another try.
-    const verdict = checkPassword(newPassword, this.deps.passwordMinLength)
-    if (!verdict.ok) throw Problems.weakPassword(verdict.code, verdict.detail, '/newPassword')
-    const passwordHash = await this.deps.hasher.hash(verdict.normalized)
+    const passwordHash = await this.deps.hasher.hash(acceptablePassword(newPassword, this.deps.passwordMinLength, '/newPassword'))
     // The link reached the inbox of user.email, which proves control of it just as a verification link does.
-    const updated = await guardStore(this.deps.store.update(user.id, {
+    const updated = await this.deps.store.update(user.id, {
       passwordHash, bumpTokenVersion: true, emailVerified: true, ifTokenVersion: claims.ver
-    }))
-    if (updated === null) throw Problems.invalidResetToken()
+    })
+    if (updated === null) throw Errors.invalidResetToken()
     this.deps.revocations?.userChanged(updated.id, updated.tokenVersion)
   }
 
   /** Mark the address verified. Idempotent; a token for an address the account no longer has is refused. */
   async verifyEmail (claims: VerifyClaims): Promise<void> {
-    const user = await guardStore(this.deps.store.findById(claims.sub))
-    if (user === null || user.email !== claims.email) throw Problems.invalidVerifyToken()
+    const user = await this.deps.store.findById(claims.sub)
+    if (user === null || user.email !== claims.email) throw Errors.invalidVerifyToken()
     if (user.emailVerified) return
-    if (await guardStore(this.deps.store.update(user.id, { emailVerified: true })) === null) throw Problems.invalidVerifyToken()
+    if (await this.deps.store.update(user.id, { emailVerified: true }) === null) throw Errors.invalidVerifyToken()
   }
 
   /** Mail a verification link (after registration, and on request); sending happens in the background. */
@@ -99,11 +96,11 @@ export class RecoveryService {
   /** A new verification link for the signed-in user's own, not yet verified, address. */
   resendVerification (user: UserRecord): void {
     // A disabled user's access token lives out its TTL, but earns nothing new.
-    if (user.disabled) throw Problems.accountDisabled()
-    if (user.emailVerified) throw Problems.emailAlreadyVerified()
+    if (user.disabled) throw Errors.accountDisabled()
+    if (user.emailVerified) throw Errors.emailAlreadyVerified()
     // An address stored before the grammar was strict ("a@x.org,b.org") is not mailed: it could reach another mailbox.
     if (!isValidEmail(user.email)) {
-      throw Problems.validation([{ path: '/email', message: 'is not a valid email address' }], 'The account\'s stored email address is not valid')
+      throw Errors.validation([{ path: '/email', message: 'is not a valid email address' }], 'The account\'s stored email address is not valid')
     }
     this.sendVerification(user)
   }

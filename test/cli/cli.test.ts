@@ -1,12 +1,16 @@
 // The command line tool in-process against a temporary SQLite file, plus one real process proving the stdin path end to end.
 import { spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import path from 'node:path'
 import { Readable } from 'node:stream'
 import t, { type Test } from 'tap'
 import { runCli, type CliIo } from '../../src/cli/main'
 import { loadConfig, type Config } from '../../src/config'
+import { createRedisBus, revocationChannel, type RevocationEvent } from '../../src/revocation/revocation-bus'
 import { createSqliteStore } from '../../src/store/sqlite-store'
 import { assertProblem, bearer, build, PASSWORD, START, TEST_ARGON2, type AuthResultBody, type TestContext } from '../support/app'
+import { REDIS_URL, requireService } from '../support/services'
+import { until } from '../support/until'
 import { ManualClock } from '../../src/clock'
 import { compiled, REPO_ROOT } from '../e2e/server-process'
 
@@ -16,8 +20,8 @@ function dbFile (t: Test): string {
   return path.join(t.testdir(), 'data', 'tessera.db')
 }
 
-function cliConfig (file: string): Config {
-  return loadConfig({ DATABASE_URL: `sqlite:${file}`, LOG_LEVEL: 'silent', RATE_LIMIT: 'off', ...TEST_ARGON2 })
+function cliConfig (file: string, env: Record<string, string> = {}): Config {
+  return loadConfig({ DATABASE_URL: `sqlite:${file}`, LOG_LEVEL: 'silent', RATE_LIMIT: 'off', ...TEST_ARGON2, ...env })
 }
 
 async function cli (config: Config, argv: string[], input = ''): Promise<Run> {
@@ -34,9 +38,9 @@ async function cli (config: Config, argv: string[], input = ''): Promise<Run> {
 }
 
 /** The real app over the same database file the CLI wrote. */
-async function appOver (t: Test, file: string): Promise<TestContext> {
+async function appOver (t: Test, file: string, env: Record<string, string> = {}): Promise<TestContext> {
   const clock = new ManualClock(START)
-  return build(t, { clock, store: createSqliteStore({ path: file, clock }) })
+  return build(t, { env, clock, store: createSqliteStore({ path: file, clock }) })
 }
 
 const login = (ctx: TestContext, email: string, password = PASSWORD) =>
@@ -199,6 +203,33 @@ t.test('users disable revokes sessions and blocks login; enable restores it', as
   const missing = await cli(config, ['users', 'disable'])
   t.equal(missing.code, 2)
   t.match(missing.stderr, /--email is required/)
+})
+
+t.test('hybrid mode: users disable reaches a running instance at once over Redis, as PATCH /v1/users does', async (t) => {
+  if (!await requireService(t, 'redis')) return
+  const file = dbFile(t)
+  // Its own issuer, hence its own channel: test files running at the same time do not hear each other.
+  const env = { REVOCATION_MODE: 'hybrid', REVOCATION_CACHE_TTL: '1h', REDIS_URL, JWT_ISSUER: `tessera-${randomBytes(4).toString('hex')}` }
+  const config = cliConfig(file, env)
+  t.equal((await cli(config, createArgs('bob@example.com'), PASSWORD)).code, 0)
+  const ctx = await appOver(t, file, env)
+  const heard: RevocationEvent[] = []
+  const bus = createRedisBus(REDIS_URL, revocationChannel(config.jwt.issuer), { warn: () => {}, info: () => {} })
+  t.teardown(() => bus.close())
+  await bus.subscribe((event) => heard.push(event))
+
+  const { accessToken, user } = (await login(ctx, 'bob@example.com')).json<AuthResultBody>()
+  const whoami = () => ctx.app.inject({ url: '/v1/auth/whoami', headers: bearer(accessToken) })
+  t.equal((await whoami()).statusCode, 200, 'the instance caches bob\'s state for an hour (its clock is frozen)')
+
+  const disabled = await cli(config, ['users', 'disable', '--email', 'bob@example.com'])
+  t.equal(disabled.code, 0, disabled.stderr)
+  // The command waited for its publish before exiting, so a marker published now arrives after it.
+  bus.publish({ kind: 'session', sid: 'marker' })
+  t.ok(await until(() => heard.some((e) => e.kind === 'session')), 'the marker came through')
+  t.strictSame(heard[0], { kind: 'user', userId: user.id, version: 1 }, 'the command published the version bump')
+  t.ok(await until(async () => (await whoami()).statusCode === 401), 'the running instance refuses bob\'s access token')
+  assertProblem(t, await whoami(), 401, 'ERR_TOKEN_REVOKED')
 })
 
 t.test('finding 1: users disable refuses the last enabled admin (ERR_LAST_ADMIN), as the API does', async (t) => {

@@ -7,14 +7,13 @@ import {
   bearerBadRequest, bearerProblems, bearerSecurity, bodyProblems, counted, ExampleProblems, jsonResponse, noContent, noSecurity,
   problemResponse, rateLimited, tokenResponse, unavailable
 } from '../../schemas/responses'
-import type { AccountService, Session } from '../../services/account-service'
-import type { RecoveryService } from '../../services/recovery-service'
+import type { AccountService, SignedIn } from '../../services/account-service'
 
-export interface AuthRoutesOptions { accounts: AccountService, recovery: RecoveryService }
+export interface AuthRoutesOptions { accounts: AccountService }
 
-const authResult = ({ user, tokens }: Session) => ({ user: toUser(user), tokenType: 'Bearer' as const, ...tokens })
+const authResult = ({ user, tokens }: SignedIn) => ({ user: toUser(user), tokenType: 'Bearer' as const, ...tokens })
 
-const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, { accounts, recovery }) => {
+const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, { accounts }) => {
   app.post('/register', {
     config: { rateLimitScope: 'register' },
     schema: {
@@ -38,9 +37,8 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, { a
       }
     }
   }, async (request, reply) => {
-    const session = await accounts.register(request.body)
-    recovery.sendVerification(session.user)
-    return reply.code(201).header('cache-control', 'no-store').send(authResult(session))
+    const signedIn = await accounts.register(request.body)
+    return reply.code(201).header('cache-control', 'no-store').send(authResult(signedIn))
   })
 
   app.post('/login', {
@@ -65,8 +63,8 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, { a
       }
     }
   }, async (request, reply) => {
-    const session = await accounts.login(request.body)
-    return reply.header('cache-control', 'no-store').send(authResult(session))
+    const signedIn = await accounts.login(request.body)
+    return reply.header('cache-control', 'no-store').send(authResult(signedIn))
   })
 
   app.post('/refresh', {
@@ -95,8 +93,8 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, { a
     }
   }, async (request, reply) => {
     const claims = await app.verifyRefreshToken(request, request.body.refreshToken)
-    const session = await accounts.refresh(claims)
-    return reply.header('cache-control', 'no-store').send(authResult(session))
+    const signedIn = await accounts.refresh(claims)
+    return reply.header('cache-control', 'no-store').send(authResult(signedIn))
   })
 
   app.post('/logout-all', {

@@ -27,7 +27,7 @@ const meRoutes: FastifyPluginAsyncTypebox<MeRoutesOptions> = async (app, { accou
       response: personal({ 200: jsonResponse(userRef, 'The account'), ...bearerProblems, ...unavailable })
     }
   }, async (request) => {
-    return toUser(await accounts.existing(accounts.store.findById(request.auth!.sub)))
+    return toUser(await accounts.me(request.auth!.sub))
   })
 
   app.patch('/', {
@@ -36,7 +36,7 @@ const meRoutes: FastifyPluginAsyncTypebox<MeRoutesOptions> = async (app, { accou
       response: personal({ 200: jsonResponse(userRef, 'The updated account'), ...bearerBodyProblems, ...unavailable })
     }
   }, async (request) => {
-    return toUser(await accounts.existing(accounts.store.update(request.auth!.sub, { name: request.body.name })))
+    return toUser(await accounts.updateProfile(request.auth!.sub, { name: request.body.name }))
   })
 
   app.put('/password', {

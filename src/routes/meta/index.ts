@@ -5,11 +5,11 @@ import { Type } from '@sinclair/typebox'
 import type { KeyProvider } from '../../keys/key-provider'
 import { Problems } from '../../lib/problem'
 import { noSecurity, unavailable } from '../../schemas/responses'
-import type { UserStore } from '../../store/user-store'
 
 export interface MetaRoutesOptions {
   keys: KeyProvider
-  store: UserStore
+  /** Resolves when the user store answers. */
+  ping: () => Promise<void>
   jwksMaxAge: number
 }
 
@@ -34,7 +34,7 @@ const jwksCacheHeaders = () => ({
 
 const READY_TIMEOUT_MS = 2000
 
-const metaRoutes: FastifyPluginAsyncTypebox<MetaRoutesOptions> = async (app, { keys, store, jwksMaxAge }) => {
+const metaRoutes: FastifyPluginAsyncTypebox<MetaRoutesOptions> = async (app, { keys, ping, jwksMaxAge }) => {
   app.get('/.well-known/jwks.json', {
     schema: {
       operationId: 'getJwks',
@@ -76,7 +76,7 @@ const metaRoutes: FastifyPluginAsyncTypebox<MetaRoutesOptions> = async (app, { k
     let timer: NodeJS.Timeout | undefined
     try {
       await Promise.race([
-        store.ping(),
+        ping(),
         new Promise((_resolve, reject) => { timer = setTimeout(() => reject(new Error('timeout')), READY_TIMEOUT_MS) })
       ])
     } catch {

@@ -100,7 +100,7 @@ const recoveryRoutes: FastifyPluginAsyncTypebox<RecoveryRoutesOptions> = async (
     onRequest: app.authenticate,
     // Before the limits (a preHandler): they count by the account's address, as forgot-password does.
     preValidation: async (request) => {
-      const user = await accounts.existing(accounts.store.findById(request.auth!.sub))
+      const user = await accounts.me(request.auth!.sub)
       request.mailAccount = user
       request.mailAddress = user.email
     },
