@@ -1,5 +1,5 @@
 // Revocations told to every instance at once over Redis pub/sub; when Redis is down, the cache TTL is the fallback.
-import Redis, { type RedisOptions } from 'ioredis'
+import { createRedisClient, type RedisLog } from '../lib/redis'
 
 /** A user's token version changed (`version` null: the user is gone), or one session was logged out. */
 export type RevocationEvent =
@@ -16,8 +16,6 @@ export interface RevocationBus {
   subscribe (handler: (event: RevocationEvent) => void): Promise<void>
   close (): void
 }
-
-interface Log { warn (obj: object, msg: string): void, info (msg: string): void }
 
 /** Ids are 26 characters and sids 16 (see lib/ids.ts and tokens/signers.ts); anything else is not ours. */
 const MAX_ID_LENGTH = 64
@@ -49,29 +47,19 @@ export function decodeEvent (message: string): RevocationEvent | null {
 export const revocationChannel = (issuer: string): string => `tessera:revocations:${issuer}`
 
 /**
- * Two connections: a subscribed Redis connection can do nothing but listen. The publisher fails fast
- * (no offline queue, 500 ms command timeout) so that a revoking request never waits for Redis; the
- * subscriber queues its SUBSCRIBE until Redis answers and ioredis renews it after every reconnection.
+ * Publishing uses the fail-fast command connection, so a revoking request never waits for Redis; listening needs the
+ * client's subscriber connection (see createRedisClient).
  */
-export function createRedisBus (url: string, channel: string, log: Log): RevocationBus {
-  const common: RedisOptions = { connectTimeout: 1000, retryStrategy: (attempt) => Math.min(attempt * 200, 2000) }
-  const publisher = new Redis(url, { ...common, commandTimeout: 500, maxRetriesPerRequest: 0, enableOfflineQueue: false })
-  const subscriber = new Redis(url, { ...common, maxRetriesPerRequest: null, enableOfflineQueue: true })
-  let warned = false
-  const onError = (err: Error): void => {
-    if (!warned) log.warn({ err: err.message }, 'redis unavailable: revocations reach other instances within REVOCATION_CACHE_TTL until it is back')
-    warned = true
-  }
-  publisher.on('error', onError)
-  subscriber.on('error', onError)
-  subscriber.on('ready', () => {
-    if (warned) log.info('redis is back: revocations reach other instances at once again')
-    warned = false
+export function createRedisBus (url: string, channel: string, log: RedisLog): RevocationBus {
+  const redis = createRedisClient(url, log, {
+    whileDown: 'revocations reach other instances within REVOCATION_CACHE_TTL until it is back',
+    whenBack: 'revocations reach other instances at once again'
   })
+  const subscriber = redis.subscriber()
 
   return {
     publish (event) {
-      publisher.publish(channel, encodeEvent(event)).catch(onError)
+      redis.commands.publish(channel, encodeEvent(event)).catch(redis.failed)
     },
     async subscribe (handler) {
       subscriber.on('message', (from: string, message: string) => {
@@ -85,8 +73,7 @@ export function createRedisBus (url: string, channel: string, log: Log): Revocat
       clearTimeout(timer)
     },
     close () {
-      publisher.disconnect()
-      subscriber.disconnect()
+      redis.close()
     }
   }
 }
