@@ -140,13 +140,11 @@ async function rateLimitPlugin (app: FastifyInstance, opts: RateLimitOptions): P
     }
   }
 
-  app.addHook('preHandler', async (request: FastifyRequest, reply: FastifyReply) => {
-    const scope = request.routeOptions.config.rateLimitScope
-    if (scope === undefined) return
+  const enforce = (limits: readonly Limit[]) => async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const policies: string[] = []
     const states: string[] = []
     let exceeded: { name: string, retryAfter: number } | null = null
-    for (const limit of scopes[scope]) {
+    for (const limit of limits) {
       if (limit.subject(request) === null) continue
       const outcome = await checkers.get(limit)!(request)
       if (outcome.isAllowed) continue
@@ -163,6 +161,15 @@ async function rateLimitPlugin (app: FastifyInstance, opts: RateLimitOptions): P
     if (exceeded !== null) {
       throw Problems.rateLimited(exceeded.name, exceeded.retryAfter)
     }
+  }
+
+  // Only the routes with a scope get the hook (a preHandler, after validation); the others pay nothing per request.
+  // It goes first among the route's own preHandlers, as a hook of the root would.
+  app.addHook('onRoute', (route) => {
+    const scope = route.config?.rateLimitScope
+    if (scope === undefined) return
+    const own = route.preHandler === undefined ? [] : Array.isArray(route.preHandler) ? route.preHandler : [route.preHandler]
+    route.preHandler = [enforce(scopes[scope]), ...own]
   })
 }
 
