@@ -1,5 +1,5 @@
 // Revocations told to every instance at once over Redis pub/sub; when Redis is down, the cache TTL is the fallback.
-import Redis, { type RedisOptions } from 'ioredis'
+import { createRedisClient, type RedisLog } from '../lib/redis'
 
 /** A user's token version changed (`version` null: the user is gone), or one session was logged out. */
 export type RevocationEvent =
@@ -17,8 +17,6 @@ export interface RevocationBus {
   /** Waits (briefly) for publishes still on their way, then disconnects: a short-lived process must not lose its last one. */
   close (): Promise<void>
 }
-
-interface Log { warn (obj: object, msg: string): void, info (msg: string): void }
 
 /** Ids are 26 characters and sids 16 (see lib/ids.ts and tokens/signers.ts); anything else is not ours. */
 const MAX_ID_LENGTH = 64
@@ -52,25 +50,16 @@ export function decodeEvent (message: string): RevocationEvent | null {
 export const revocationChannel = (issuer: string): string => `tessera:revocations:${issuer}`
 
 /**
- * Two connections: a subscribed Redis connection can do nothing but listen. The publisher fails fast
- * (no offline queue, 500 ms command timeout) so that a revoking request never waits for Redis; the
- * subscriber queues its SUBSCRIBE until Redis answers and ioredis renews it after every reconnection.
+ * Publishing uses the fail-fast command connection, so a revoking request never waits for Redis; listening needs the
+ * client's subscriber connection (see createRedisClient).
  */
-export function createRedisBus (url: string, channel: string, log: Log): RevocationBus {
-  const common: RedisOptions = { connectTimeout: 1000, retryStrategy: (attempt) => Math.min(attempt * 200, 2000) }
-  const publisher = new Redis(url, { ...common, commandTimeout: 500, maxRetriesPerRequest: 0, enableOfflineQueue: false })
-  const subscriber = new Redis(url, { ...common, maxRetriesPerRequest: null, enableOfflineQueue: true })
-  let warned = false
-  const onError = (err: Error): void => {
-    if (!warned) log.warn({ err: err.message }, 'redis unavailable: revocations reach other instances within REVOCATION_CACHE_TTL until it is back')
-    warned = true
-  }
-  publisher.on('error', onError)
-  subscriber.on('error', onError)
-  subscriber.on('ready', () => {
-    if (warned) log.info('redis is back: revocations reach other instances at once again')
-    warned = false
+export function createRedisBus (url: string, channel: string, log: RedisLog): RevocationBus {
+  const redis = createRedisClient(url, log, {
+    whileDown: 'revocations reach other instances within REVOCATION_CACHE_TTL until it is back',
+    whenBack: 'revocations reach other instances at once again'
   })
+  const subscriber = redis.subscriber()
+  const publisher = redis.commands
 
   // Without an offline queue, a publish made before the first connection is up would fail at once: the command line
   // publishes right after it connects. Until the publisher is ready or has failed once, publishes wait for it (briefly).
@@ -84,7 +73,7 @@ export function createRedisBus (url: string, channel: string, log: Log): Revocat
 
   return {
     publish (event) {
-      const sending = firstConnection.then(() => publisher.publish(channel, encodeEvent(event))).then(() => {}, onError)
+      const sending = firstConnection.then(() => publisher.publish(channel, encodeEvent(event))).then(() => {}, redis.failed)
       inFlight.add(sending)
       void sending.finally(() => inFlight.delete(sending))
     },
@@ -101,8 +90,7 @@ export function createRedisBus (url: string, channel: string, log: Log): Revocat
     },
     async close () {
       await Promise.allSettled([...inFlight])
-      publisher.disconnect()
-      subscriber.disconnect()
+      redis.close()
     }
   }
 }

@@ -9,7 +9,7 @@ interface Response { description: string, headers?: Headers }
 
 const WWW_AUTHENTICATE = Type.String({ description: 'RFC 6750 Bearer challenge, e.g. Bearer realm="tessera", error="invalid_token"' })
 const RETRY_AFTER = Type.String({ description: 'Seconds to wait before retrying' })
-/** Sent by the abuse limits (src/plugins/rate-limit.ts) once they counted the request: not when RATE_LIMIT=off, nor on refusals before them. */
+/** Sent by the abuse limits (src/plugins/external/rate-limit.ts) once they counted the request: not when RATE_LIMIT=off, nor on refusals before them. */
 const RATE_LIMIT_HEADERS: Headers = {
   ratelimit: Type.String({ description: 'IETF RateLimit: per policy, requests remaining (r) and seconds to reset (t), e.g. "login-ip";r=0;t=540' }),
   'ratelimit-policy': Type.String({ description: 'IETF RateLimit-Policy: per policy, quota (q) and window in seconds (w), e.g. "login-ip";q=100;w=900' })

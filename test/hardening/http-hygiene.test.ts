@@ -2,7 +2,7 @@
 import { connect, type AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import t from 'tap'
-import { HTTP_TIMEOUTS, MAX_HEADER_SIZE } from '../../src/app'
+import { HTTP_TIMEOUTS, MAX_HEADER_SIZE } from '../../src/server-options'
 import { assertProblem, bearer, build, PASSWORD, type AuthResultBody } from '../support/app'
 
 interface RawResponse { status: number, headers: Record<string, string>, body: string }

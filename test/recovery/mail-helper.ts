@@ -2,7 +2,7 @@
 import { Writable } from 'node:stream'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import type { Test } from 'tap'
-import { loggerOptions } from '../../src/app'
+import { loggerOptions } from '../../src/server-options'
 import type { ManualClock } from '../../src/clock'
 import type { Mailer, MailMessage } from '../../src/mail/mailer'
 import type { UserStore } from '../../src/store/user-store'

@@ -18,14 +18,13 @@ const RESEND_ANSWER = { message: 'A new verification link is on its way.' }
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** The signed-in account, read before the mail limits so they can count by its address. */
+    /** The signed-in account, read before the mail limits: they count by its address (see rateLimitAddress). */
     mailAccount: UserRecord | null
   }
 }
 
 const recoveryRoutes: FastifyPluginAsyncTypebox<RecoveryRoutesOptions> = async (app, { accounts, recovery }) => {
   app.decorateRequest('mailAccount', null)
-  app.decorateRequest('mailAddress', null)
 
   app.post('/password/forgot', {
     config: { rateLimitScope: 'mail' },
@@ -100,11 +99,9 @@ const recoveryRoutes: FastifyPluginAsyncTypebox<RecoveryRoutesOptions> = async (
     onRequest: app.authenticate,
     // Before the limits (a preHandler): they count by the account's address, as forgot-password does.
     preValidation: async (request) => {
-      const user = await accounts.me(request.auth!.sub)
-      request.mailAccount = user
-      request.mailAddress = user.email
+      request.mailAccount = await accounts.me(request.auth!.sub)
     },
-    config: { rateLimitScope: 'mail' },
+    config: { rateLimitScope: 'mail', rateLimitAddress: (request) => request.mailAccount?.email },
     schema: {
       operationId: 'resendVerificationEmail',
       tags: ['recovery'],

@@ -5,46 +5,11 @@ import { createHash } from 'node:crypto'
 import fastifyRateLimit from '@fastify/rate-limit'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import Redis from 'ioredis'
-import type { Config, RateRule } from '../config'
-import { clientNetwork } from '../lib/client-network'
-import { normalizeEmail } from '../lib/email'
-import { Problems } from '../lib/problem'
-
-/**
- * A Redis client for shared counters that fails fast instead of queueing: with Redis down, a
- * request must not wait for it (the limiter then lets requests through, see skipOnError).
- */
-export function createRedis (url: string, log: { warn (obj: object, msg: string): void }): Redis {
-  const redis = new Redis(url, {
-    connectTimeout: 1000,
-    commandTimeout: 500,
-    maxRetriesPerRequest: 0,
-    enableOfflineQueue: false,
-    retryStrategy: (attempt) => Math.min(attempt * 200, 2000)
-  })
-  let warned = false
-  redis.on('error', (err: Error) => {
-    if (!warned) log.warn({ err: err.message }, 'redis unavailable: rate limits are not enforced until it is back')
-    warned = true
-  })
-  redis.on('ready', () => { warned = false })
-  return redis
-}
-
-/**
- * Give Redis a moment at start-up: the client refuses commands until it is ready, and the limiter
- * would let those first requests through uncounted. A Redis that is down does not delay start-up long.
- */
-export async function redisReady (redis: Redis, timeoutMs = 2000): Promise<void> {
-  if (redis.status === 'ready') return
-  let timer: NodeJS.Timeout | undefined
-  await Promise.race([
-    new Promise<void>((resolve) => redis.once('ready', () => resolve())),
-    new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs) })
-  ])
-  clearTimeout(timer)
-}
+import type { Config, RateRule } from '../../config'
+import { clientNetwork } from '../../lib/client-network'
+import { normalizeEmail } from '../../lib/email'
+import { Problems } from '../../lib/problem'
+import { createRedisClient } from '../../lib/redis'
 
 /** password-check: the routes that take the current password (change it, delete the account). */
 export type RateLimitScope = 'register' | 'login' | 'refresh' | 'mail' | 'password-check'
@@ -53,17 +18,18 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Which abuse limits guard the route. */
     rateLimitScope?: RateLimitScope
-  }
-  interface FastifyRequest {
-    /** Where a mail route would write, when the body does not say (set before the limits run). */
-    mailAddress?: string | null
+    /**
+     * The account address the route's per-address limits count, when it is not the body's `email` (a route that
+     * acts on the caller's own account). Runs after validation and the route's own preValidation hooks.
+     */
+    rateLimitAddress?: (request: FastifyRequest) => string | undefined
   }
 }
 
 export interface RateLimitOptions {
   rules: Config['rateLimits']
-  /** Passed to @fastify/rate-limit for shared counters across instances. */
-  redis?: unknown
+  /** Redis for counters shared across instances; without it each instance counts in memory. */
+  redisUrl: string | undefined
 }
 
 interface Limit {
@@ -94,6 +60,13 @@ function clientOf (request: FastifyRequest): string {
   return clientNetwork(request.ip) ?? clientNetwork(request.socket.remoteAddress ?? '') ?? 'unknown'
 }
 
+/** The address the request acts on (the route's rateLimitAddress, or the body's email), normalized; null without one. */
+function addressOf (request: FastifyRequest): string | null {
+  const from = request.routeOptions.config.rateLimitAddress
+  const email = from === undefined ? (request.body as { email?: unknown } | undefined)?.email : from(request)
+  return typeof email === 'string' ? normalizeEmail(email) : null
+}
+
 const byIp = (request: FastifyRequest): readonly string[] => [clientOf(request)]
 
 /**
@@ -101,9 +74,8 @@ const byIp = (request: FastifyRequest): readonly string[] => [clientOf(request)]
  * out from anywhere by failing logins on purpose.
  */
 const byIpAndEmail = (request: FastifyRequest): readonly string[] | null => {
-  const email = (request.body as { email?: unknown } | undefined)?.email
-  const normalized = typeof email === 'string' ? normalizeEmail(email) : null
-  return normalized === null ? null : [clientOf(request), normalized]
+  const address = addressOf(request)
+  return address === null ? null : [clientOf(request), address]
 }
 
 /**
@@ -111,9 +83,8 @@ const byIpAndEmail = (request: FastifyRequest): readonly string[] | null => {
  * one inbox. The counter counts requests, not mails, so a 429 says nothing about the account either.
  */
 const byMailAddress = (request: FastifyRequest): readonly string[] | null => {
-  const email = request.mailAddress ?? (request.body as { email?: unknown } | undefined)?.email
-  const normalized = typeof email === 'string' ? normalizeEmail(email) : null
-  return normalized === null ? null : [normalized]
+  const address = addressOf(request)
+  return address === null ? null : [address]
 }
 
 /**
@@ -143,11 +114,19 @@ function limitsFor (rules: Config['rateLimits']): Record<RateLimitScope, Limit[]
 }
 
 async function rateLimitPlugin (app: FastifyInstance, opts: RateLimitOptions): Promise<void> {
+  const redis = opts.redisUrl === undefined
+    ? undefined
+    : createRedisClient(opts.redisUrl, app.log, { whileDown: 'rate limits are not enforced until it is back', whenBack: 'rate limits are enforced again' })
+  if (redis !== undefined) {
+    app.addHook('onClose', async () => { redis.close() })
+    // The client refuses commands until it is ready, and the limiter would let those first requests through uncounted.
+    await redis.ready()
+  }
   await app.register(fastifyRateLimit, {
     global: false,
     // An unreachable Redis must not lock everyone out: requests pass unlimited and the error is logged.
     skipOnError: true,
-    ...(opts.redis !== undefined ? { redis: opts.redis as never } : {})
+    ...(redis !== undefined ? { redis: redis.commands } : {})
   })
   const checkers = new Map<Limit, Checker>()
   const scopes = limitsFor(opts.rules)
@@ -161,13 +140,11 @@ async function rateLimitPlugin (app: FastifyInstance, opts: RateLimitOptions): P
     }
   }
 
-  app.addHook('preHandler', async (request: FastifyRequest, reply: FastifyReply) => {
-    const scope = request.routeOptions.config.rateLimitScope
-    if (scope === undefined) return
+  const enforce = (limits: readonly Limit[]) => async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const policies: string[] = []
     const states: string[] = []
     let exceeded: { name: string, retryAfter: number } | null = null
-    for (const limit of scopes[scope]) {
+    for (const limit of limits) {
       if (limit.subject(request) === null) continue
       const outcome = await checkers.get(limit)!(request)
       if (outcome.isAllowed) continue
@@ -184,6 +161,15 @@ async function rateLimitPlugin (app: FastifyInstance, opts: RateLimitOptions): P
     if (exceeded !== null) {
       throw Problems.rateLimited(exceeded.name, exceeded.retryAfter)
     }
+  }
+
+  // Only the routes with a scope get the hook (a preHandler, after validation); the others pay nothing per request.
+  // It goes first among the route's own preHandlers, as a hook of the root would.
+  app.addHook('onRoute', (route) => {
+    const scope = route.config?.rateLimitScope
+    if (scope === undefined) return
+    const own = route.preHandler === undefined ? [] : Array.isArray(route.preHandler) ? route.preHandler : [route.preHandler]
+    route.preHandler = [enforce(scopes[scope]), ...own]
   })
 }
 
