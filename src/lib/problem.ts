@@ -1,4 +1,6 @@
 // RFC 9457 problem details: the one error type routes throw, and the catalogue of stable codes.
+import type { TokenError, TokenReason } from '../tokens/token-error'
+import type { TokenKind } from '../tokens/token-kinds'
 
 export interface FieldError { path: string, message: string }
 
@@ -83,7 +85,7 @@ export function bearerChallenge (realm: string, bearer: NonNullable<ProblemInit[
   return value
 }
 
-const tokenProblem = (code: ProblemCode, description: string): ProblemError => new ProblemError({
+const bearerProblem = (code: ProblemCode, description: string): ProblemError => new ProblemError({
   status: 401, code, title: 'Invalid token', detail: description, bearer: { error: 'invalid_token', description }
 })
 
@@ -97,10 +99,10 @@ export const Problems = {
     status: 400, code: 'ERR_AUTH_MALFORMED', title: 'Malformed Authorization header', detail,
     bearer: { error: 'invalid_request', description: detail }
   }),
-  invalidToken: (description = 'The access token is invalid') => tokenProblem('ERR_TOKEN_INVALID', description),
-  expiredToken: () => tokenProblem('ERR_TOKEN_EXPIRED', 'The access token expired'),
+  invalidToken: (description = 'The access token is invalid') => bearerProblem('ERR_TOKEN_INVALID', description),
+  expiredToken: () => bearerProblem('ERR_TOKEN_EXPIRED', 'The access token expired'),
   /** REVOCATION_MODE=hybrid: logged out (this device or everywhere), password changed, account disabled or deleted. */
-  revokedToken: () => tokenProblem('ERR_TOKEN_REVOKED', 'The session was revoked'),
+  revokedToken: () => bearerProblem('ERR_TOKEN_REVOKED', 'The session was revoked'),
   /** POST /v1/auth/logout in stateless mode: logging one device out needs state per session, which stateless mode keeps nowhere. */
   revocationMode: () => new ProblemError({
     status: 400, code: 'ERR_REVOCATION_MODE', title: 'Not available in stateless mode',
@@ -177,3 +179,32 @@ export const Problems = {
   }),
   internal: () => new ProblemError({ status: 500, code: 'ERR_INTERNAL', title: 'Internal server error', detail: 'An unexpected error occurred' })
 } as const
+
+/** The error_description of a refused access token: says what failed, never echoes the token or a library's message. */
+const ACCESS_TOKEN_DETAILS: Readonly<Record<TokenReason, string>> = {
+  'too-long': 'The access token is too long',
+  malformed: 'The token is not a JWS in canonical base64url',
+  'unknown-key': 'The token is signed with an unknown or retired key',
+  'bad-signature': 'The token signature is missing or invalid',
+  'wrong-type': 'The token has the wrong type',
+  'bad-claims': 'The token claims are invalid',
+  expired: 'The access token expired',
+  'not-yet-valid': 'The token is not valid yet'
+}
+
+/**
+ * The answer to a refused token, by kind. Access tokens (Authorization header): 401 with an invalid_token
+ * challenge. Refresh tokens (body): 401 without one. Link tokens (body): 400. Only "expired" has a code of its
+ * own, so a client knows to ask for a new token rather than give up.
+ */
+const TOKEN_PROBLEMS: Readonly<Record<TokenKind, (reason: TokenReason) => ProblemError>> = {
+  access: (reason) => reason === 'expired' ? Problems.expiredToken() : Problems.invalidToken(ACCESS_TOKEN_DETAILS[reason]),
+  refresh: (reason) => reason === 'expired'
+    ? Problems.invalidRefreshToken('ERR_REFRESH_TOKEN_EXPIRED', 'The refresh token expired')
+    : Problems.invalidRefreshToken(),
+  reset: (reason) => Problems.invalidResetToken(reason === 'expired'),
+  verify: (reason) => Problems.invalidVerifyToken(reason === 'expired')
+}
+
+/** The problem a TokenError (src/tokens/verifier.ts) is answered with. */
+export const tokenProblem = (err: TokenError): ProblemError => TOKEN_PROBLEMS[err.kind](err.reason)

@@ -3,8 +3,9 @@ import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
 import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { bearerChallenge, problemBody, ProblemError, Problems, type FieldError } from '../lib/problem'
+import { bearerChallenge, problemBody, ProblemError, Problems, tokenProblem, type FieldError } from '../lib/problem'
 import { PROBLEM_CONTENT_TYPE } from '../schemas/problem'
+import { TokenError } from '../tokens/token-error'
 
 interface ValidationIssue { instancePath?: string, message?: string, params?: Record<string, unknown> }
 
@@ -18,6 +19,7 @@ function fieldErrors (issues: ValidationIssue[]): FieldError[] {
 /** Map framework and plugin errors to our problems; anything unknown is a 500 with no internals. */
 export function toProblem (err: FastifyError): ProblemError {
   if (err instanceof ProblemError) return err
+  if (err instanceof TokenError) return tokenProblem(err)
   // A store failure that escaped a route's guard is still "try again later", not a bug.
   if ((err as { code?: unknown }).code === 'ERR_STORE_UNAVAILABLE') return Problems.storeUnavailable()
   if (Array.isArray(err.validation)) {
