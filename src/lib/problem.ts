@@ -183,7 +183,7 @@ export const Problems = {
 /** The error_description of a refused access token: says what failed, never echoes the token or a library's message. */
 const ACCESS_TOKEN_DETAILS: Readonly<Record<TokenReason, string>> = {
   'too-long': 'The access token is too long',
-  malformed: 'The token is not a JWS in canonical base64url',
+  malformed: 'The token is not a well-formed JWS (three canonical base64url segments, JSON header and claims)',
   'unknown-key': 'The token is signed with an unknown or retired key',
   'bad-signature': 'The token signature is missing or invalid',
   'wrong-type': 'The token has the wrong type',
