@@ -53,6 +53,8 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     audience: config.jwt.audience,
     accessTtl: config.jwt.accessTtl,
     refreshTtl: config.jwt.refreshTtl,
+    resetTtl: config.jwt.resetTtl,
+    verifyTtl: config.jwt.verifyTtl,
     clockTolerance: config.jwt.clockTolerance,
     verifyCacheSize: config.jwt.verifyCacheSize
   })

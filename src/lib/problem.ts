@@ -3,6 +3,8 @@
 import { Errors, type ErrorCode, type FieldError, type RefreshRefusal, type TesseraError } from '../errors'
 import type { Role } from '../store/user-store'
 import type { PasswordErrorCode } from './password-policy'
+import type { TokenError, TokenReason } from '../tokens/token-error'
+import type { TokenKind } from '../tokens/token-kinds'
 
 export type { FieldError }
 
@@ -87,7 +89,7 @@ export function bearerChallenge (realm: string, bearer: NonNullable<ProblemInit[
   return value
 }
 
-const tokenProblem = (code: ProblemCode, description: string): ProblemError => new ProblemError({
+const bearerProblem = (code: ProblemCode, description: string): ProblemError => new ProblemError({
   status: 401, code, title: 'Invalid token', detail: description, bearer: { error: 'invalid_token', description }
 })
 
@@ -135,7 +137,7 @@ const ANSWERS: Record<ErrorCode, { status: number, title: string }> = {
  */
 export function problemFor (err: TesseraError): ProblemError {
   const { code, detail } = err
-  if (code === 'ERR_TOKEN_INVALID') return tokenProblem(code, detail)
+  if (code === 'ERR_TOKEN_INVALID') return bearerProblem(code, detail)
   const { status, title } = err.refusesRefreshToken ? { status: 401, title: 'Invalid refresh token' } : ANSWERS[code]
   return new ProblemError({
     status,
@@ -158,9 +160,9 @@ export const Problems = {
     bearer: { error: 'invalid_request', description: detail }
   }),
   invalidToken: (description?: string) => problemFor(Errors.invalidToken(description)),
-  expiredToken: () => tokenProblem('ERR_TOKEN_EXPIRED', 'The access token expired'),
+  expiredToken: () => bearerProblem('ERR_TOKEN_EXPIRED', 'The access token expired'),
   /** REVOCATION_MODE=hybrid: logged out (this device or everywhere), password changed, account disabled or deleted. */
-  revokedToken: () => tokenProblem('ERR_TOKEN_REVOKED', 'The session was revoked'),
+  revokedToken: () => bearerProblem('ERR_TOKEN_REVOKED', 'The session was revoked'),
   revocationMode: () => problemFor(Errors.revocationMode()),
   insufficientScope: (role: Role) => problemFor(Errors.roleRequired(role)),
   invalidRefreshToken: (code?: RefreshRefusal, detail?: string) => problemFor(Errors.invalidRefreshToken(code, detail)),
@@ -198,3 +200,32 @@ export const Problems = {
   }),
   internal: () => new ProblemError({ status: 500, code: 'ERR_INTERNAL', title: 'Internal server error', detail: 'An unexpected error occurred' })
 } as const
+
+/** The error_description of a refused access token: says what failed, never echoes the token or a library's message. */
+const ACCESS_TOKEN_DETAILS: Readonly<Record<TokenReason, string>> = {
+  'too-long': 'The access token is too long',
+  malformed: 'The token is not a well-formed JWS (three canonical base64url segments, JSON header and claims)',
+  'unknown-key': 'The token is signed with an unknown or retired key',
+  'bad-signature': 'The token signature is missing or invalid',
+  'wrong-type': 'The token has the wrong type',
+  'bad-claims': 'The token claims are invalid',
+  expired: 'The access token expired',
+  'not-yet-valid': 'The token is not valid yet'
+}
+
+/**
+ * The answer to a refused token, by kind. Access tokens (Authorization header): 401 with an invalid_token
+ * challenge. Refresh tokens (body): 401 without one. Link tokens (body): 400. Only "expired" has a code of its
+ * own, so a client knows to ask for a new token rather than give up.
+ */
+const TOKEN_PROBLEMS: Readonly<Record<TokenKind, (reason: TokenReason) => ProblemError>> = {
+  access: (reason) => reason === 'expired' ? Problems.expiredToken() : Problems.invalidToken(ACCESS_TOKEN_DETAILS[reason]),
+  refresh: (reason) => reason === 'expired'
+    ? Problems.invalidRefreshToken('ERR_REFRESH_TOKEN_EXPIRED', 'The refresh token expired')
+    : Problems.invalidRefreshToken(),
+  reset: (reason) => Problems.invalidResetToken(reason === 'expired'),
+  verify: (reason) => Problems.invalidVerifyToken(reason === 'expired')
+}
+
+/** The problem a TokenError (src/tokens/verifier.ts) is answered with. */
+export const tokenProblem = (err: TokenError): ProblemError => TOKEN_PROBLEMS[err.kind](err.reason)

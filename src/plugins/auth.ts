@@ -1,26 +1,20 @@
-// The Bearer verification hook (Authorization header, in-memory keys only), and the checks of refresh and emailed link tokens.
+// The Bearer hook for protected routes, and `app.tokens`, the one verifier of every kind of token (src/tokens/verifier.ts).
 import fastifyJwt from '@fastify/jwt'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { nowSeconds, type Clock } from '../clock'
+import type { Clock } from '../clock'
 import type { KeyRing } from '../keys/key-ring'
-import { Problems, type ProblemError } from '../lib/problem'
+import { Problems } from '../lib/problem'
 import type { Role } from '../store/user-store'
-import { isCanonicalCompactJws } from '../tokens/compact-jws'
-import { VerifiedTokens } from '../tokens/verified-tokens'
-import {
-  ACCESS_TYP, REFRESH_TYP, RESET_TYP, VERIFY_TYP, checkTimes, isAccessClaims, isRefreshClaims, isResetClaims, isSessionClaims, isVerifyClaims,
-  resetAudience, verifyAudience, type AccessClaims, type RefreshClaims, type ResetClaims, type VerifyClaims
-} from '../tokens/claims'
+import { isSessionClaims, type AccessClaims } from '../tokens/claims'
+import { TOKEN_KIND_NAMES, type TokenKind } from '../tokens/token-kinds'
+import { keyFetcher, signatureOptions, TokenVerifier, type SignedToken, type VerifierSettings } from '../tokens/verifier'
+import { extractBearer } from './auth-header'
 
-export interface AuthOptions {
+export interface AuthOptions extends Omit<VerifierSettings, 'cacheSize'> {
   keyRing: () => KeyRing
   clock: Clock
-  issuer: string
-  audience: string
-  accessTtl: number
-  refreshTtl: number
-  clockTolerance: number
+  /** JWT_VERIFY_CACHE. */
   verifyCacheSize: number
   /** REVOCATION_MODE=hybrid only; absent, the hook is the stateless one and nothing else runs. */
   revocation?: RevocationCheck
@@ -31,163 +25,43 @@ export interface RevocationCheck {
   isRevoked (userId: string, sid: string, ver: number): boolean | Promise<boolean>
 }
 
-type Verify = () => Promise<unknown>
-
-/** The emailed link tokens and the claims each one carries once verified. */
-export interface LinkClaims { reset: ResetClaims, verify: VerifyClaims }
+declare module '@fastify/jwt' {
+  interface FastifyJWT {
+    /** One @fastify/jwt registration per token kind: `app.jwt.access`, `app.jwt.refresh`… */
+    namespaces: TokenKind
+  }
+}
 
 declare module 'fastify' {
   interface FastifyInstance {
+    /** Verifies a token of any kind; throws a TokenError, which the error handler answers (src/lib/problem.ts tokenProblem). */
+    tokens: TokenVerifier
     /** onRequest hook for protected routes: sets `request.auth` or answers 400/401. */
     authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void>
     /** preHandler factory: 403 insufficient_scope unless the token's role is `role`. */
     requireRole: (role: Role) => (request: FastifyRequest, reply: FastifyReply) => Promise<void>
-    /** Verify a refresh token taken from the request body; throws a 401 problem. */
-    verifyRefreshToken: (request: FastifyRequest, token: string) => Promise<RefreshClaims>
-    /** Verify an emailed link token taken from the request body; throws its purpose's 400 problem. */
-    verifyLinkToken: <P extends keyof LinkClaims>(request: FastifyRequest, purpose: P, token: string) => Promise<LinkClaims[P]>
   }
   interface FastifyRequest {
     auth: AccessClaims | null
-    accessJwtVerify: Verify
-    refreshJwtVerify: Verify
-    resetJwtVerify: Verify
-    verificationJwtVerify: Verify
-    /** The token the current verification reads (header for access, body for refresh and link tokens). */
-    tesseraToken: string | null
   }
-}
-
-/** RFC 6750 §2.1 b64token. */
-const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i
-const SCHEME = /^Bearer(?:\s|$)/i
-/** Anything bigger is not a token we issued; refuse before decoding (bounded work per request). */
-const MAX_TOKEN_LENGTH = 4096
-
-class UnknownKeyError extends Error {
-  readonly code = 'ERR_UNKNOWN_KEY'
-}
-
-function countAuthorizationHeaders (raw: string[]): number {
-  let n = 0
-  for (let i = 0; i < raw.length; i += 2) if (raw[i].length === 13 && raw[i].toLowerCase() === 'authorization') n++
-  return n
-}
-
-/** The token from `Authorization: Bearer …`, or the problem that describes why there is none. */
-export function extractBearer (request: FastifyRequest): string {
-  const header = request.headers.authorization
-  const query = request.query as Record<string, unknown> | undefined
-  if (query !== undefined && query !== null && typeof query === 'object' && 'access_token' in query) {
-    throw Problems.malformedAuthorization('Tokens are accepted only in the Authorization header, not in the query string')
-  }
-  if (header === undefined || header === '') throw Problems.missingCredentials()
-  // Node keeps only the first of repeated Authorization headers; two credentials are ambiguous (RFC 6750 §2).
-  if (countAuthorizationHeaders(request.raw.rawHeaders) > 1) throw Problems.malformedAuthorization('Send exactly one Authorization header')
-  if (!SCHEME.test(header)) throw Problems.missingCredentials()
-  const match = BEARER.exec(header)
-  if (match === null) throw Problems.malformedAuthorization('Expected: Authorization: Bearer <token>')
-  if (match[1].length > MAX_TOKEN_LENGTH) throw Problems.invalidToken('The access token is too long')
-  return match[1]
-}
-
-function describeJwtFailure (err: unknown): string {
-  const code = (err as { code?: unknown }).code
-  if (err instanceof UnknownKeyError) return 'The token is signed with an unknown or retired key'
-  if (code === 'FAST_JWT_INVALID_TYPE') return 'The token has the wrong type'
-  if (code === 'FAST_JWT_MISSING_SIGNATURE') return 'The token is not signed'
-  return 'The token is invalid'
 }
 
 async function authPlugin (app: FastifyInstance, opts: AuthOptions): Promise<void> {
-  // Pinned per key (RFC 8725 §3.1): the header's alg must be the alg of the key its kid names.
-  const resolveKey = (_req: FastifyRequest, decoded: unknown, cb: (e: Error | null, secret: string | undefined) => void): void => {
-    const header = (decoded as { header?: { kid?: unknown, alg?: unknown } }).header
-    const key = opts.keyRing().verificationKey(header?.kid, header?.alg)
-    if (key === undefined) cb(new UnknownKeyError('unknown key'), undefined)
-    else cb(null, key.verifyKey)
+  const { issuer, audience, accessTtl, refreshTtl, resetTtl, verifyTtl, clockTolerance } = opts
+  const settings: VerifierSettings = { issuer, audience, accessTtl, refreshTtl, resetTtl, verifyTtl, clockTolerance, cacheSize: opts.verifyCacheSize }
+  // @fastify/jwt checks key, signature, typ, iss and aud: one registration per row of the table, all built alike.
+  for (const kind of TOKEN_KIND_NAMES) {
+    await app.register(fastifyJwt, { namespace: kind, secret: { public: keyFetcher(opts.keyRing) }, verify: signatureOptions(kind, settings) })
   }
-  const verifyOptions = (typ: string, audience: string, ttl: number) => ({
-    extractToken: (request: FastifyRequest) => request.tesseraToken ?? undefined,
-    checkTyp: typ,
-    allowedIss: opts.issuer,
-    allowedAud: audience,
-    requiredClaims: ['iss', 'aud', 'sub', 'iat', 'exp', 'jti'],
-    // Dates are checked against the injectable clock below, so the library's are off.
-    ignoreExpiration: true,
-    ignoreNotBefore: true,
-    cache: opts.verifyCacheSize > 0 ? opts.verifyCacheSize : false,
-    cacheTTL: (ttl + opts.clockTolerance) * 1000,
-    errorCacheTTL: -1
-  })
-  await app.register(fastifyJwt, {
-    namespace: 'access',
-    secret: { public: resolveKey },
-    decode: { complete: true },
-    // The success-only VerifiedTokens cache below stands in front; fast-jwt's own would cache failures too.
-    verify: { ...verifyOptions(ACCESS_TYP, opts.audience, opts.accessTtl), cache: false, complete: true }
-  })
-  // Refresh tokens are rare (once per access TTL per client): no cache needed.
-  await app.register(fastifyJwt, {
-    namespace: 'refresh',
-    secret: { public: resolveKey },
-    decode: { complete: true },
-    verify: { ...verifyOptions(REFRESH_TYP, opts.issuer, opts.refreshTtl), cache: false }
-  })
-  // Emailed link tokens: the same keys and pinning, their own typ and audience, no cache (a reset
-  // token is used once). The access path above is untouched.
-  await app.register(fastifyJwt, {
-    namespace: 'reset',
-    secret: { public: resolveKey },
-    decode: { complete: true },
-    verify: { ...verifyOptions(RESET_TYP, resetAudience(opts.issuer), 0), cache: false }
-  })
-  await app.register(fastifyJwt, {
-    namespace: 'verification',
-    secret: { public: resolveKey },
-    decode: { complete: true },
-    verify: { ...verifyOptions(VERIFY_TYP, verifyAudience(opts.issuer), 0), cache: false }
-  })
-  const links = {
-    reset: { verify: (r: FastifyRequest) => r.resetJwtVerify(), check: isResetClaims, problem: Problems.invalidResetToken },
-    verify: { verify: (r: FastifyRequest) => r.verificationJwtVerify(), check: isVerifyClaims, problem: Problems.invalidVerifyToken }
-  }
-
+  // With a key callback, fast-jwt's verifier answers with a promise (its types say otherwise).
+  const checkSignature = async (kind: TokenKind, token: string): Promise<SignedToken> =>
+    await (app.jwt[kind].verify<SignedToken>(token) as unknown as Promise<SignedToken>)
+  const tokens = new TokenVerifier(checkSignature, opts.keyRing, opts.clock, settings)
+  app.decorate('tokens', tokens)
   app.decorateRequest('auth', null)
-  app.decorateRequest('tesseraToken', null)
-
-  const timeProblem = (verdict: 'expired' | 'not-yet-valid', refresh: boolean): ProblemError => {
-    if (refresh) return Problems.invalidRefreshToken(verdict === 'expired' ? 'ERR_REFRESH_TOKEN_EXPIRED' : 'ERR_REFRESH_TOKEN_INVALID')
-    return verdict === 'expired' ? Problems.expiredToken() : Problems.invalidToken('The token is not valid yet')
-  }
-
-  const verified = new VerifiedTokens(opts.verifyCacheSize, opts.keyRing)
-  const verifySignature = async (request: FastifyRequest, token: string): Promise<AccessClaims> => {
-    let decoded: { header?: { kid?: unknown, alg?: unknown }, payload?: unknown }
-    try {
-      decoded = await request.accessJwtVerify() as typeof decoded
-    } catch (err) {
-      throw Problems.invalidToken(describeJwtFailure(err))
-    }
-    const { header, payload } = decoded
-    if (!isAccessClaims.Check(payload)) throw Problems.invalidToken('The token claims are invalid')
-    // The resolver only returned a key for a string kid and alg, so these are strings here.
-    verified.set(token, payload, { kid: String(header?.kid), alg: String(header?.alg) })
-    return payload
-  }
 
   const authenticate = async (request: FastifyRequest): Promise<void> => {
-    const token = extractBearer(request)
-    // Before the cache, which is keyed by the token's text: one token, one spelling (compact-jws.ts).
-    if (!isCanonicalCompactJws(token)) throw Problems.invalidToken('The token is not a JWS in canonical base64url')
-    request.tesseraToken = token
-    const payload = verified.get(token) ?? await verifySignature(request, token)
-    const verdict = checkTimes(payload, nowSeconds(opts.clock), opts.clockTolerance)
-    if (verdict !== 'ok') {
-      verified.delete(token)
-      throw timeProblem(verdict, false)
-    }
-    request.auth = payload
+    request.auth = await tokens.verify('access', extractBearer(request))
   }
   // Chosen once here, so stateless mode runs exactly the hook above and pays nothing for hybrid mode.
   const revocation = opts.revocation
@@ -209,37 +83,6 @@ async function authPlugin (app: FastifyInstance, opts: AuthOptions): Promise<voi
 
   app.decorate('requireRole', (role: Role) => async (request: FastifyRequest) => {
     if (request.auth?.role !== role) throw Problems.insufficientScope(role)
-  })
-
-  app.decorate('verifyRefreshToken', async (request: FastifyRequest, token: string): Promise<RefreshClaims> => {
-    if (token.length > MAX_TOKEN_LENGTH || !isCanonicalCompactJws(token)) throw Problems.invalidRefreshToken()
-    request.tesseraToken = token
-    let payload: unknown
-    try {
-      payload = await request.refreshJwtVerify()
-    } catch {
-      throw Problems.invalidRefreshToken()
-    }
-    if (!isRefreshClaims.Check(payload)) throw Problems.invalidRefreshToken()
-    const verdict = checkTimes(payload, nowSeconds(opts.clock), opts.clockTolerance)
-    if (verdict !== 'ok') throw timeProblem(verdict, true)
-    return payload
-  })
-
-  app.decorate('verifyLinkToken', async <P extends keyof LinkClaims>(request: FastifyRequest, purpose: P, token: string): Promise<LinkClaims[P]> => {
-    const link = links[purpose]
-    if (token.length > MAX_TOKEN_LENGTH || !isCanonicalCompactJws(token)) throw link.problem()
-    request.tesseraToken = token
-    let payload: unknown
-    try {
-      payload = await link.verify(request)
-    } catch {
-      throw link.problem()
-    }
-    if (!link.check.Check(payload)) throw link.problem()
-    const verdict = checkTimes(payload, nowSeconds(opts.clock), opts.clockTolerance)
-    if (verdict !== 'ok') throw link.problem(verdict === 'expired')
-    return payload as LinkClaims[P]
   })
 }
 

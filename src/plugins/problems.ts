@@ -4,8 +4,9 @@ import type { Socket } from 'node:net'
 import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { TesseraError } from '../errors'
-import { bearerChallenge, problemBody, ProblemError, problemFor, Problems, type FieldError } from '../lib/problem'
+import { bearerChallenge, problemBody, ProblemError, problemFor, Problems, tokenProblem, type FieldError } from '../lib/problem'
 import { PROBLEM_CONTENT_TYPE } from '../schemas/problem'
+import { TokenError } from '../tokens/token-error'
 
 interface ValidationIssue { instancePath?: string, message?: string, params?: Record<string, unknown> }
 
@@ -20,6 +21,7 @@ function fieldErrors (issues: ValidationIssue[]): FieldError[] {
 export function toProblem (err: FastifyError): ProblemError {
   if (err instanceof ProblemError) return err
   if (err instanceof TesseraError) return problemFor(err)
+  if (err instanceof TokenError) return tokenProblem(err)
   // Services let a store outage through (StoreUnavailableError): "try again later", not a bug.
   if ((err as { code?: unknown }).code === 'ERR_STORE_UNAVAILABLE') return Problems.storeUnavailable()
   if (Array.isArray(err.validation)) {

@@ -49,7 +49,7 @@ export class RecoveryService {
     if (email === null) throw Errors.invalidEmail()
     const user = await this.deps.store.findByEmail(email)
     const account = user !== null && !user.disabled ? user : null
-    const { token, expiresIn } = this.deps.links.reset(account ?? DECOY)
+    const { token, expiresIn } = this.deps.links.signReset(account ?? DECOY)
     // The stored address, not the typed one: the link goes to the mailbox that owns the account, whatever
     // a lenient store collation or an older, looser grammar let match.
     const to = account?.email ?? email
@@ -88,7 +88,7 @@ export class RecoveryService {
 
   /** Mail a verification link (after registration, and on request); sending happens in the background. */
   sendVerification (user: Pick<UserRecord, 'id' | 'email'>): void {
-    const { token, expiresIn } = this.deps.links.verify(user)
+    const { token, expiresIn } = this.deps.links.signVerification(user)
     const message = verifyEmailMessage(user.email, linkTo(this.deps.publicUrl, 'verify-email', token), expiresIn)
     this.deps.outbox.post(message, { purpose: 'email-verification', userId: user.id })
   }

@@ -29,7 +29,8 @@ export class LinkTokenIssuer {
     this.signers = new SignerCache(ring, { reset: RESET_TYP, verify: VERIFY_TYP })
   }
 
-  reset (user: { id: string, tokenVersion: number, passwordHash: string }): LinkToken {
+  /** A password reset token for `user`, pinned to its token version and password hash. */
+  signReset (user: { id: string, tokenVersion: number, passwordHash: string }): LinkToken {
     const now = nowSeconds(this.clock)
     const { issuer, resetTtl } = this.settings
     const claims: ResetClaims = {
@@ -45,7 +46,8 @@ export class LinkTokenIssuer {
     return { token: this.signers.current().reset(claims), expiresIn: resetTtl }
   }
 
-  verify (user: { id: string, email: string }): LinkToken {
+  /** An email verification token for `user`'s current address. */
+  signVerification (user: { id: string, email: string }): LinkToken {
     const now = nowSeconds(this.clock)
     const { issuer, verifyTtl } = this.settings
     const claims: VerifyClaims = {

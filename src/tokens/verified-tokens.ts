@@ -1,27 +1,27 @@
-// A bounded cache of access tokens whose signature already checked out, in front of @fastify/jwt.
+// A bounded cache of tokens whose signature and claims already checked out, in front of @fastify/jwt.
 import { LRUCache } from 'lru-cache'
 import type { KeyRing } from '../keys/key-ring'
-import type { AccessClaims } from './claims'
 
-interface Entry { claims: AccessClaims, kid: string, alg: string }
+interface Entry<C> { claims: C, kid: string, alg: string }
 
 /**
- * Why not fast-jwt's own cache: on a hit it still runs after @fastify/jwt has decoded the token and
- * hashed it with SHA-256 (about a third of a whoami's CPU in a profile), and it also caches failures,
- * so a flood of bad tokens evicts the good ones. This cache holds successes only, keyed by the token
- * text itself, and is bounded by JWT_VERIFY_CACHE entries.
+ * Why not fast-jwt's own cache: on a hit it still runs after the token is decoded and hashed with SHA-256
+ * (about a third of a whoami's CPU in a profile), and it also caches failures, so a flood of bad tokens
+ * evicts the good ones. This cache holds successes only, keyed by the token text itself, and is bounded by
+ * JWT_VERIFY_CACHE entries.
  *
- * A hit is re-checked against the key ring, so a retired key's tokens stop at once; expiry is checked
- * by the caller on every request, hit or miss.
+ * A hit is re-checked against the key ring, so a retired key's tokens stop at once; times are checked by
+ * the verifier on every request, hit or miss. `ttlMs` (the kind's lifetime plus tolerance) drops entries
+ * whose token has expired by then; one dropped early is only verified again.
  */
-export class VerifiedTokens {
-  private readonly cache: LRUCache<string, Entry> | null
+export class VerifiedTokens<C> {
+  private readonly cache: LRUCache<string, Entry<C>> | null
 
-  constructor (size: number, private readonly ring: () => KeyRing) {
-    this.cache = size > 0 ? new LRUCache<string, Entry>({ max: size }) : null
+  constructor (size: number, ttlMs: number, private readonly ring: () => KeyRing) {
+    this.cache = size > 0 ? new LRUCache<string, Entry<C>>({ max: size, ttl: ttlMs }) : null
   }
 
-  get (token: string): AccessClaims | undefined {
+  get (token: string): C | undefined {
     const entry = this.cache?.get(token)
     if (entry === undefined) return undefined
     if (this.ring().verificationKey(entry.kid, entry.alg) === undefined) {
@@ -31,7 +31,7 @@ export class VerifiedTokens {
     return entry.claims
   }
 
-  set (token: string, claims: AccessClaims, header: { kid: string, alg: string }): void {
+  set (token: string, claims: C, header: { kid: string, alg: string }): void {
     this.cache?.set(token, { claims, kid: header.kid, alg: header.alg })
   }
 

@@ -92,7 +92,7 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, { a
       }
     }
   }, async (request, reply) => {
-    const claims = await app.verifyRefreshToken(request, request.body.refreshToken)
+    const claims = await app.tokens.verify('refresh', request.body.refreshToken)
     const signedIn = await accounts.refresh(claims)
     return reply.header('cache-control', 'no-store').send(authResult(signedIn))
   })

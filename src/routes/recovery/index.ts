@@ -68,7 +68,7 @@ const recoveryRoutes: FastifyPluginAsyncTypebox<RecoveryRoutesOptions> = async (
       }
     }
   }, async (request, reply) => {
-    const claims = await app.verifyLinkToken(request, 'reset', request.body.token)
+    const claims = await app.tokens.verify('reset', request.body.token)
     await recovery.resetPassword(claims, request.body.newPassword)
     return reply.code(204).send()
   })
@@ -90,7 +90,7 @@ const recoveryRoutes: FastifyPluginAsyncTypebox<RecoveryRoutesOptions> = async (
       }
     }
   }, async (request, reply) => {
-    const claims = await app.verifyLinkToken(request, 'verify', request.body.token)
+    const claims = await app.tokens.verify('verify', request.body.token)
     await recovery.verifyEmail(claims)
     return reply.code(204).send()
   })

@@ -1,0 +1,135 @@
+// The one function every token goes through, whatever its kind: each rule below runs for every row of token-kinds.ts.
+import { nowSeconds, type Clock } from '../clock'
+import type { KeyRing } from '../keys/key-ring'
+import { checkTimes } from './claims'
+import { isCanonicalCompactJws } from './compact-jws'
+import { TokenError, type TokenReason } from './token-error'
+import { TOKEN_KINDS, type TokenClaims, type TokenKind, type TokenKindRow, type TokenKindSettings } from './token-kinds'
+import { VerifiedTokens } from './verified-tokens'
+
+/** Anything bigger is not a token we issued; refused before decoding (bounded work per request). */
+export const MAX_TOKEN_LENGTH = 4096
+
+export interface VerifierSettings extends TokenKindSettings {
+  /** CLOCK_TOLERANCE, seconds. */
+  clockTolerance: number
+  /** JWT_VERIFY_CACHE: entries of the verified-token cache of each cached kind; 0 turns it off. */
+  cacheSize: number
+}
+
+/** What the signature engine answers for a token whose key, signature, `typ`, `iss` and `aud` checked out. */
+export interface SignedToken { header: { kid?: unknown, alg?: unknown }, payload: unknown }
+
+/** The signature engine for one kind: @fastify/jwt, configured with signatureOptions(kind) (src/plugins/auth.ts). */
+export type CheckSignature = (kind: TokenKind, token: string) => Promise<SignedToken>
+
+/** The key ring's lookup failed: no key has this kid, or not for this alg (RFC 8725 §3.1), or it is retired. */
+class UnknownKeyError extends Error {}
+
+/**
+ * fast-jwt's key callback for every kind: the key the header's kid names, pinned to the header's alg by the
+ * key ring. Only the kid picks the key; jwk, jku, x5u and x5c are never read.
+ */
+export const keyFetcher = (ring: () => KeyRing) =>
+  (decoded: { header: { kid?: unknown, alg?: unknown } }, cb: (err: Error | null, key: string) => void): void => {
+    const key = ring().verificationKey(decoded.header.kid, decoded.header.alg)
+    if (key === undefined) cb(new UnknownKeyError('unknown key'), '')
+    else cb(null, key.verifyKey)
+  }
+
+/**
+ * The fast-jwt verify options of one kind, built the same way for every row: its `typ`, the issuer, its
+ * audience, the registered claims required. Dates are left to verify() below, against the injectable clock.
+ */
+export const signatureOptions = (kind: TokenKind, settings: VerifierSettings) => ({
+  complete: true,
+  checkTyp: TOKEN_KINDS[kind].typ,
+  allowedIss: settings.issuer,
+  allowedAud: TOKEN_KINDS[kind].audience(settings),
+  requiredClaims: ['iss', 'aud', 'sub', 'iat', 'exp', 'jti'],
+  ignoreExpiration: true,
+  ignoreNotBefore: true,
+  // VerifiedTokens stands in front for the kinds that are cached; fast-jwt's own would cache failures too.
+  cache: false as const
+})
+
+/** fast-jwt's error codes, by the reason they stand for; any other failure is 'malformed'. */
+const ENGINE_REASONS: Readonly<Record<string, TokenReason>> = {
+  // Only keyFetcher fails this way.
+  FAST_JWT_KEY_FETCHING_ERROR: 'unknown-key',
+  FAST_JWT_INVALID_KEY: 'unknown-key',
+  FAST_JWT_INVALID_ALGORITHM: 'unknown-key',
+  FAST_JWT_INVALID_SIGNATURE: 'bad-signature',
+  FAST_JWT_MISSING_SIGNATURE: 'bad-signature',
+  FAST_JWT_INVALID_TYPE: 'wrong-type',
+  FAST_JWT_INVALID_CLAIM_VALUE: 'bad-claims',
+  FAST_JWT_INVALID_CLAIM_TYPE: 'bad-claims',
+  FAST_JWT_MISSING_REQUIRED_CLAIM: 'bad-claims',
+  FAST_JWT_EXPIRED: 'expired',
+  FAST_JWT_INACTIVE: 'not-yet-valid'
+}
+
+function engineReason (err: unknown): TokenReason {
+  const code = (err as { code?: unknown } | null)?.code
+  return (typeof code === 'string' ? ENGINE_REASONS[code] : undefined) ?? 'malformed'
+}
+
+interface Kind {
+  row: TokenKindRow
+  cache: VerifiedTokens<unknown> | null
+}
+
+export class TokenVerifier {
+  private readonly kinds: Record<TokenKind, Kind>
+
+  constructor (
+    private readonly checkSignature: CheckSignature,
+    ring: () => KeyRing,
+    private readonly clock: Clock,
+    private readonly settings: VerifierSettings
+  ) {
+    const kind = (row: TokenKindRow): Kind => ({
+      row,
+      cache: row.cached ? new VerifiedTokens(settings.cacheSize, (row.lifetime(settings) + settings.clockTolerance) * 1000, ring) : null
+    })
+    this.kinds = {
+      access: kind(TOKEN_KINDS.access),
+      refresh: kind(TOKEN_KINDS.refresh),
+      reset: kind(TOKEN_KINDS.reset),
+      verify: kind(TOKEN_KINDS.verify)
+    }
+  }
+
+  /**
+   * The claims of `token` as a token of `kind`, or a TokenError. In order: length, canonical spelling, then
+   * (unless cached) key and alg, signature, typ, iss, aud and the claims schema, then exp, nbf and iat.
+   */
+  async verify<K extends TokenKind> (kind: K, token: string): Promise<TokenClaims[K]> {
+    if (token.length > MAX_TOKEN_LENGTH) throw new TokenError(kind, 'too-long')
+    // Before the cache, which is keyed by the token's text: one token, one spelling (compact-jws.ts).
+    if (!isCanonicalCompactJws(token)) throw new TokenError(kind, 'malformed')
+    const { cache } = this.kinds[kind]
+    const claims = (cache?.get(token) ?? await this.verifySigned(kind, token)) as TokenClaims[K]
+    const verdict = checkTimes(claims, nowSeconds(this.clock), this.settings.clockTolerance)
+    if (verdict !== 'ok') {
+      cache?.delete(token)
+      throw new TokenError(kind, verdict)
+    }
+    return claims
+  }
+
+  private async verifySigned (kind: TokenKind, token: string): Promise<TokenClaims[TokenKind]> {
+    const { row, cache } = this.kinds[kind]
+    let signed: SignedToken
+    try {
+      signed = await this.checkSignature(kind, token)
+    } catch (err) {
+      throw new TokenError(kind, engineReason(err), { cause: err })
+    }
+    const { header, payload } = signed
+    if (!row.claims.Check(payload)) throw new TokenError(kind, 'bad-claims')
+    // keyFetcher only returned a key for a string kid and alg, so these are strings here.
+    cache?.set(token, payload, { kid: String(header.kid), alg: String(header.alg) })
+    return payload as TokenClaims[TokenKind]
+  }
+}
