@@ -28,13 +28,15 @@ import usersRoutes from './routes/users'
 import { AuthResultSchema } from './schemas/auth'
 import { ProblemSchema } from './schemas/problem'
 import { AcceptedSchema } from './schemas/recovery'
+import { SessionSchema } from './schemas/sessions'
 import { UserSchema } from './schemas/user'
 import { AccountService } from './services/account-service'
 import { RecoveryService } from './services/recovery-service'
+import { SessionService } from './services/session-service'
 import { createStore } from './store/create-store'
 import type { UserStore } from './store/user-store'
 import { LinkTokenIssuer } from './tokens/link-tokens'
-import { TokenIssuer, tokenSettings } from './tokens/token-issuer'
+import { longestTokenLifetime, TokenIssuer, tokenSettings } from './tokens/token-issuer'
 
 export interface AppDeps {
   clock?: Clock
@@ -147,6 +149,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   app.addSchema(ProblemSchema)
   app.addSchema(UserSchema)
   app.addSchema(AuthResultSchema)
+  app.addSchema(SessionSchema)
   app.addSchema(AcceptedSchema)
 
   await app.register(problemsPlugin, { realm: REALM })
@@ -228,11 +231,22 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   })
 
   const issuer = new TokenIssuer(() => keys.ring(), tokenSettings(config.jwt, revocations !== undefined), clock)
+  const sessions = new SessionService({
+    store,
+    issuer,
+    clock,
+    sessionMaxAge: config.jwt.sessionMaxAge,
+    reuseGrace: config.sessions.reuseGrace,
+    maxPerUser: config.sessions.maxPerUser,
+    tokenLifetime: longestTokenLifetime(config.jwt),
+    log: app.log,
+    ...(revocations !== undefined ? { revocations } : {})
+  })
   const accounts = new AccountService({
     revocations,
     store,
     hasher,
-    issuer,
+    sessions,
     clock,
     passwordMinLength: config.password.minLength,
     sessionMaxAge: config.jwt.sessionMaxAge,
@@ -246,13 +260,13 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     issuer: config.jwt.issuer, resetTtl: config.jwt.resetTtl, verifyTtl: config.jwt.verifyTtl
   }, clock)
   const recovery = new RecoveryService({
-    store, hasher, links, outbox, publicUrl: config.mail.publicUrl, passwordMinLength: config.password.minLength, revocations
+    store, hasher, links, outbox, publicUrl: config.mail.publicUrl, passwordMinLength: config.password.minLength, sessions, revocations
   })
 
-  await app.register(authRoutes, { prefix: '/v1/auth', accounts, recovery })
+  await app.register(authRoutes, { prefix: '/v1/auth', accounts, recovery, sessions })
   await app.register(recoveryRoutes, { prefix: '/v1/auth', accounts, recovery })
-  await app.register(meRoutes, { prefix: '/v1/me', accounts })
-  await app.register(usersRoutes, { prefix: '/v1/users', accounts })
+  await app.register(meRoutes, { prefix: '/v1/me', accounts, sessions })
+  await app.register(usersRoutes, { prefix: '/v1/users', accounts, sessions })
   await app.register(metaRoutes, { keys, store, jwksMaxAge: config.jwt.jwksMaxAge })
 
   return app

@@ -5,7 +5,7 @@ import { systemClock } from '../../src/clock'
 import { loadConfig } from '../../src/config'
 import type { JwtAlg } from '../../src/keys/key'
 import { createKeyProvider } from '../../src/keys/key-provider'
-import { newId } from '../../src/lib/ids'
+import { newId, newSessionId } from '../../src/lib/ids'
 import { TokenIssuer } from '../../src/tokens/token-issuer'
 import { fmt, tempDir, type BenchContext, type Scenario, type ScenarioOutcome, type ScenarioResult } from '../lib/scenario'
 
@@ -41,7 +41,7 @@ async function run (ctx: BenchContext): Promise<ScenarioOutcome> {
       const refresh: number[] = []
       let signature = 0
       for (let i = 0; i < SAMPLES; i++) {
-        const tokens = issuer.issue({ id: newId(), role: 'user', tokenVersion: 0 }, Math.floor(Date.now() / 1000))
+        const tokens = issuer.issue({ id: newId(), role: 'user', tokenVersion: 0 }, { id: newSessionId(), authTime: Math.floor(Date.now() / 1000), counter: 0 })
         access.push(Buffer.byteLength(tokens.accessToken))
         refresh.push(Buffer.byteLength(tokens.refreshToken))
         signature = tokens.accessToken.split('.')[2].length

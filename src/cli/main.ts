@@ -6,9 +6,10 @@ import { normalizeEmail } from '../lib/email'
 import { PasswordHasher } from '../lib/password-hasher'
 import { ProblemError } from '../lib/problem'
 import { AccountService } from '../services/account-service'
+import { SessionService } from '../services/session-service'
 import { createStore } from '../store/create-store'
 import { ROLES, type Role, type UserRecord, type UserStore } from '../store/user-store'
-import { TokenIssuer, tokenSettings } from '../tokens/token-issuer'
+import { longestTokenLifetime, TokenIssuer, tokenSettings } from '../tokens/token-issuer'
 import { runKeysCommand } from './keys-command'
 
 export interface CliIo {
@@ -99,10 +100,21 @@ async function withAccounts<T> (io: CliIo, work: (session: Session) => Promise<T
   try {
     await store.migrate()
     const issuer = new TokenIssuer(() => { throw new Error('the command line issues no tokens') }, tokenSettings(config.jwt), clock)
+    // Disabling a user or changing a role ends the user's sessions, as the API does.
+    const sessions = new SessionService({
+      store,
+      issuer,
+      clock,
+      sessionMaxAge: config.jwt.sessionMaxAge,
+      reuseGrace: config.sessions.reuseGrace,
+      maxPerUser: config.sessions.maxPerUser,
+      tokenLifetime: longestTokenLifetime(config.jwt),
+      log: { warn: (_fields, message) => io.stderr.write(`warning: ${message}\n`) }
+    })
     const accounts = new AccountService({
       store,
       hasher: new PasswordHasher(config.password.argon2),
-      issuer,
+      sessions,
       clock,
       passwordMinLength: config.password.minLength,
       sessionMaxAge: config.jwt.sessionMaxAge

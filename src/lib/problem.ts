@@ -13,9 +13,9 @@ export const PROBLEM_CODES = [
   'ERR_VERIFY_TOKEN_EXPIRED', 'ERR_VERIFY_TOKEN_INVALID',
   'ERR_HEADERS_TOO_LARGE', 'ERR_INTERNAL', 'ERR_INVALID_CREDENTIALS', 'ERR_LAST_ADMIN', 'ERR_MALFORMED_JSON', 'ERR_NOT_FOUND',
   'ERR_PASSWORD_COMMON', 'ERR_PASSWORD_MALFORMED', 'ERR_PASSWORD_TOO_LONG', 'ERR_PASSWORD_TOO_SHORT', 'ERR_PAYLOAD_TOO_LARGE',
-  'ERR_RATE_LIMITED', 'ERR_REFRESH_TOKEN_EXPIRED', 'ERR_REFRESH_TOKEN_INVALID', 'ERR_REFRESH_TOKEN_REVOKED',
-  'ERR_REQUEST_TIMEOUT', 'ERR_SERVICE_UNAVAILABLE', 'ERR_SESSION_EXPIRED', 'ERR_TOKEN_EXPIRED', 'ERR_TOKEN_INVALID',
-  'ERR_TOKEN_REVOKED', 'ERR_REVOCATION_MODE',
+  'ERR_RATE_LIMITED', 'ERR_REFRESH_TOKEN_EXPIRED', 'ERR_REFRESH_TOKEN_INVALID', 'ERR_REFRESH_TOKEN_REUSED', 'ERR_REFRESH_TOKEN_REVOKED',
+  'ERR_REQUEST_TIMEOUT', 'ERR_SERVICE_UNAVAILABLE', 'ERR_SESSION_EXPIRED', 'ERR_SESSION_NOT_FOUND', 'ERR_TOKEN_EXPIRED', 'ERR_TOKEN_INVALID',
+  'ERR_TOKEN_REVOKED',
   'ERR_UNSUPPORTED_MEDIA_TYPE', 'ERR_USER_NOT_FOUND', 'ERR_VALIDATION', 'ERR_WRONG_PASSWORD'
 ] as const
 export type ProblemCode = typeof PROBLEM_CODES[number]
@@ -101,17 +101,26 @@ export const Problems = {
   expiredToken: () => tokenProblem('ERR_TOKEN_EXPIRED', 'The access token expired'),
   /** REVOCATION_MODE=hybrid: logged out (this device or everywhere), password changed, account disabled or deleted. */
   revokedToken: () => tokenProblem('ERR_TOKEN_REVOKED', 'The session was revoked'),
-  /** POST /v1/auth/logout in stateless mode: logging one device out needs state per session, which stateless mode keeps nowhere. */
-  revocationMode: () => new ProblemError({
-    status: 400, code: 'ERR_REVOCATION_MODE', title: 'Not available in stateless mode',
-    detail: 'Logging out one device needs REVOCATION_MODE=hybrid; use POST /v1/auth/logout-all, or forget the tokens on this device'
-  }),
+  /** An access token issued before sessions were recorded names none, so it cannot log one out; a refresh gives one that does. */
+  sessionlessToken: () => tokenProblem('ERR_TOKEN_INVALID', 'The token carries no session; refresh it'),
   insufficientScope: (role: string) => new ProblemError({
     status: 403, code: 'ERR_FORBIDDEN', title: 'Forbidden', detail: `This operation requires the ${role} role`,
     bearer: { error: 'insufficient_scope', description: `requires role ${role}` }
   }),
   invalidRefreshToken: (code: ProblemCode = 'ERR_REFRESH_TOKEN_INVALID', detail = 'The refresh token is invalid') =>
     new ProblemError({ status: 401, code, title: 'Invalid refresh token', detail }),
+  /**
+   * A refresh token already exchanged came back after REFRESH_REUSE_GRACE: one of its holders is not the client (RFC 9700
+   * §4.14.2). Its session has ended; every refresh token of it is refused from now on, so the user signs in again.
+   */
+  refreshTokenReused: () => new ProblemError({
+    status: 401, code: 'ERR_REFRESH_TOKEN_REUSED', title: 'Invalid refresh token',
+    detail: 'This refresh token was already used; the session has been ended for safety. Log in again'
+  }),
+  /** An unknown id, another user's session, or one that has already ended: the answer does not say which. */
+  sessionNotFound: () => new ProblemError({
+    status: 404, code: 'ERR_SESSION_NOT_FOUND', title: 'Session not found', detail: 'No active session of this user has this id'
+  }),
   invalidCredentials: () => new ProblemError({
     status: 401, code: 'ERR_INVALID_CREDENTIALS', title: 'Invalid credentials', detail: 'The email or password is incorrect'
   }),

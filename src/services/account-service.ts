@@ -7,14 +7,15 @@ import { checkPassword, normalizePassword, PASSWORD_MAX_LENGTH } from '../lib/pa
 import { Problems } from '../lib/problem'
 import { NameSchema } from '../schemas/user'
 import type { Revocations } from '../revocation/revocations'
-import type { AccessClaims, RefreshClaims } from '../tokens/claims'
-import type { IssuedTokens, TokenIssuer } from '../tokens/token-issuer'
-import { EmailTakenError, LastAdminError, StoreUnavailableError, type Role, type UserRecord, type UserStore } from '../store/user-store'
+import type { RefreshClaims } from '../tokens/claims'
+import type { Session, SessionService, SignInClient } from './session-service'
+import { EmailTakenError, LastAdminError, StoreUnavailableError, type Role, type SessionEndReason, type UserRecord, type UserStore } from '../store/user-store'
 
 export interface AccountServiceDeps {
   store: UserStore
   hasher: PasswordHasher
-  issuer: TokenIssuer
+  /** Sign-in creates a session; refresh, logout and the account changes below end or continue them. */
+  sessions: SessionService
   clock: Clock
   passwordMinLength: number
   sessionMaxAge: number
@@ -24,7 +25,7 @@ export interface AccountServiceDeps {
   revocations?: Revocations
 }
 
-export interface Session { user: UserRecord, tokens: IssuedTokens }
+export type { Session } from './session-service'
 
 const codePoints = (s: string): number => [...s].length
 
@@ -56,23 +57,18 @@ export class AccountService {
     return verdict.normalized
   }
 
-  /** `sid` continues a session (hybrid refresh); without it a new one starts (login, password change). */
-  private issue (user: UserRecord, authTime: number, sid?: string): Session {
-    return { user, tokens: this.deps.issuer.issue(user, authTime, sid) }
-  }
-
   /** Hybrid mode: every instance refuses tokens older than the user's new version (null: the user is gone). */
   private revoked (userId: string, version: number | null): void {
     this.deps.revocations?.userChanged(userId, version)
   }
 
-  async register (input: { email: string, password: string, name?: string }): Promise<Session> {
+  async register (input: { email: string, password: string, name?: string }, client: SignInClient = {}): Promise<Session> {
     const email = this.email(input.email)
     const password = this.acceptablePassword(input.password, '/password')
     const passwordHash = await this.deps.hasher.hash(password)
     try {
       const user = await guardStore(this.deps.store.create({ email, name: input.name ?? null, role: 'user', passwordHash }))
-      return this.issue(user, nowSeconds(this.deps.clock))
+      return await this.deps.sessions.start(user, nowSeconds(this.deps.clock), client)
     } catch (err) {
       if (err instanceof EmailTakenError) throw Problems.emailTaken()
       throw err
@@ -84,7 +80,7 @@ export class AccountService {
    * change of ARGON2_* settings) and give the same problem, so neither the answer nor its timing tells whether
    * an account exists. An address outside the grammar is looked up nowhere and answered the same way.
    */
-  async login (input: { email: string, password: string }): Promise<Session> {
+  async login (input: { email: string, password: string }, client: SignInClient = {}): Promise<Session> {
     const email = normalizeEmail(input.email)
     const password = normalizePassword(input.password)
     const user = email === null ? null : await guardStore(this.deps.store.findByEmail(email))
@@ -99,11 +95,11 @@ export class AccountService {
       const passwordHash = await this.deps.hasher.hash(password)
       current = await guardStore(this.deps.store.update(user.id, { passwordHash })) ?? user
     }
-    return this.issue(current, nowSeconds(this.deps.clock))
+    return await this.deps.sessions.start(current, nowSeconds(this.deps.clock), client)
   }
 
-  /** Rotate a verified refresh token: checked against the user's current token version. */
-  async refresh (claims: RefreshClaims): Promise<Session> {
+  /** Rotate a verified refresh token: checked against the user's current token version, then its session's counter. */
+  async refresh (claims: RefreshClaims, client: SignInClient = {}): Promise<Session> {
     const user = await guardStore(this.deps.store.findById(claims.sub))
     if (user === null) throw Problems.invalidRefreshToken('ERR_REFRESH_TOKEN_INVALID', 'The account no longer exists')
     if (user.disabled) throw Problems.invalidRefreshToken('ERR_ACCOUNT_DISABLED', 'This account has been disabled')
@@ -111,29 +107,18 @@ export class AccountService {
     if (nowSeconds(this.deps.clock) >= claims.auth_time + this.deps.sessionMaxAge) {
       throw Problems.invalidRefreshToken('ERR_SESSION_EXPIRED', 'The session reached its maximum age; log in again')
     }
-    if (this.deps.revocations === undefined) return this.issue(user, claims.auth_time)
-    // Hybrid: the store itself, not the cache (refreshes are rare). A refresh token from before hybrid mode has
-    // no sid, and starts a session.
-    if (typeof claims.sid !== 'string') return this.issue(user, claims.auth_time)
-    if ((await guardStore(this.deps.store.revocationState(user.id, claims.sid))).sessionEnded) {
-      throw Problems.invalidRefreshToken('ERR_REFRESH_TOKEN_REVOKED', 'The session was logged out')
-    }
-    return this.issue(user, claims.auth_time, claims.sid)
+    return await this.deps.sessions.refresh(user, claims, client)
   }
 
   async logoutAll (userId: string): Promise<void> {
-    const user = await this.existing(this.deps.store.update(userId, { bumpTokenVersion: true }))
-    this.revoked(user.id, user.tokenVersion)
+    await this.endAllSessions(userId, 'logout_all')
   }
 
-  /**
-   * Log out the session of this access token: hybrid mode only. Stateless mode keeps no state per session, so
-   * it cannot refuse one device's tokens while accepting another's; there, logout-all is the revocation.
-   */
-  async logout (claims: AccessClaims): Promise<void> {
-    const revocations = this.deps.revocations
-    if (revocations === undefined || claims.sid === undefined) throw Problems.revocationMode()
-    await guardStore(revocations.revokeSession(claims.sub, claims.sid))
+  /** Every session of the user ends: refresh tokens now, access tokens within seconds in hybrid mode (the version bump). */
+  async endAllSessions (userId: string, reason: SessionEndReason): Promise<void> {
+    const user = await this.existing(this.deps.store.update(userId, { bumpTokenVersion: true }))
+    this.revoked(user.id, user.tokenVersion)
+    await this.deps.sessions.endAfterVersionBump(user.id, reason)
   }
 
   /** The user a valid access token names; a deleted user's token is answered as invalid. */
@@ -151,11 +136,13 @@ export class AccountService {
   }
 
   /**
-   * New password, every other session revoked (version bump), fresh tokens for this one. The new
-   * password is judged before the current one is checked: the other way round, a refused new
+   * New password, every other session ended (and the version bumped), fresh tokens for the caller's session, which
+   * goes on. The new password is judged before the current one is checked: the other way round, a refused new
    * password would tell a token thief that the guessed current one was right.
    */
-  async changePassword (userId: string, input: { currentPassword: string, newPassword: string }): Promise<Session> {
+  async changePassword (
+    userId: string, input: { currentPassword: string, newPassword: string }, caller: { sid?: string, client?: SignInClient } = {}
+  ): Promise<Session> {
     const password = this.acceptablePassword(input.newPassword, '/newPassword')
     const user = await this.existing(this.deps.store.findById(userId))
     await this.verifyCurrent(user, input.currentPassword)
@@ -164,8 +151,9 @@ export class AccountService {
     const passwordHash = await this.deps.hasher.hash(password)
     const updated = await this.existing(this.deps.store.update(user.id, { passwordHash, bumpTokenVersion: true }))
     this.revoked(updated.id, updated.tokenVersion)
-    // A new session (new sid in hybrid mode): the caller's old tokens die with the others.
-    return this.issue(updated, nowSeconds(this.deps.clock))
+    await this.deps.sessions.endAfterVersionBump(updated.id, 'password_changed', caller.sid === undefined ? {} : { except: caller.sid })
+    // The caller's tokens of the old version are refused; its session continues with new ones.
+    return await this.deps.sessions.continueOrStart(updated, caller.sid, caller.client ?? {})
   }
 
   async deleteSelf (userId: string, password: string): Promise<void> {
@@ -204,7 +192,10 @@ export class AccountService {
     const bump = (patch.disabled === true && !user.disabled) || (patch.role !== undefined && patch.role !== user.role)
     const updated = await guardStore(this.deps.store.update(id, { ...patch, bumpTokenVersion: bump, keepActiveAdmin: true }))
     if (updated === null) throw Problems.userNotFound()
-    if (bump) this.revoked(updated.id, updated.tokenVersion)
+    if (bump) {
+      this.revoked(updated.id, updated.tokenVersion)
+      await this.deps.sessions.endAfterVersionBump(updated.id, patch.disabled === true ? 'disabled' : 'admin')
+    }
     return updated
   }
 

@@ -12,6 +12,7 @@ import type { UserRecord, UserStore } from '../store/user-store'
 import type { ResetClaims, VerifyClaims } from '../tokens/claims'
 import { passwordFingerprint, type LinkTokenIssuer } from '../tokens/link-tokens'
 import { guardStore } from './account-service'
+import type { SessionService } from './session-service'
 
 export interface RecoveryServiceDeps {
   store: UserStore
@@ -21,6 +22,8 @@ export interface RecoveryServiceDeps {
   /** PUBLIC_URL, without a trailing slash. */
   publicUrl: string
   passwordMinLength: number
+  /** A reset ends every session of the account. */
+  sessions: SessionService
   /** REVOCATION_MODE=hybrid: a reset's version bump reaches every instance's cache at once. */
   revocations?: Revocations
 }
@@ -61,7 +64,7 @@ export class RecoveryService {
   /**
    * Set a new password with a verified reset token. It works once: the write bumps the token version
    * the token carries (compare-and-set, so two racing requests cannot both pass) and changes the
-   * password hash its `pwd` is bound to. Every session dies with the version bump.
+   * password hash its `pwd` is bound to. Every session ends.
    */
   async resetPassword (claims: ResetClaims, newPassword: string): Promise<void> {
     const user = await guardStore(this.deps.store.findById(claims.sub))
@@ -79,6 +82,7 @@ export class RecoveryService {
     }))
     if (updated === null) throw Problems.invalidResetToken()
     this.deps.revocations?.userChanged(updated.id, updated.tokenVersion)
+    await this.deps.sessions.endAfterVersionBump(updated.id, 'password_reset')
   }
 
   /** Mark the address verified. Idempotent; a token for an address the account no longer has is refused. */

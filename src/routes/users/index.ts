@@ -9,9 +9,11 @@ import {
 import { toUser } from '../../schemas/user'
 import { AdminPatchBodySchema, LIST_LIMIT_DEFAULT, ListUsersQuerySchema, UserIdParamsSchema, UserListSchema } from '../../schemas/users'
 import { guardStore, type AccountService } from '../../services/account-service'
+import type { SessionService } from '../../services/session-service'
 import { noStore } from '../no-store'
+import userSessionsRoutes from './sessions'
 
-export interface UsersRoutesOptions { accounts: AccountService }
+export interface UsersRoutesOptions { accounts: AccountService, sessions: SessionService }
 
 /** Cursors are opaque to clients so the keyset (today: the last id) can change without breaking them. */
 const encodeCursor = (id: string): string => Buffer.from(`id:${id}`).toString('base64url')
@@ -31,13 +33,14 @@ const badId = bearerBadRequest('Malformed Authorization header (error="invalid_r
 const lastAdmin = { 409: problemResponse('The change would leave no enabled administrator; nothing changed', [Problems.lastAdmin()]) }
 const admin = { ...bearerProblems, ...forbiddenProblem, ...unavailable }
 
-const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async (app, { accounts }) => {
+const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async (app, { accounts, sessions }) => {
   app.addHook('onRequest', app.authenticate)
   // onRequest, not preHandler: decide authorisation before parsing or validating anything a non-admin sent.
   app.addHook('onRequest', app.requireRole('admin'))
   // The claim alone would let a demoted, disabled or deleted admin act (and undo that) until its token expires.
   app.addHook('onRequest', async (request) => { await accounts.actingAdmin(request.auth!.sub) })
   app.addHook('onSend', noStore)
+  await app.register(userSessionsRoutes, { accounts, sessions })
   const store = accounts.store
 
   app.get('/', {
