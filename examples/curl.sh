@@ -1,6 +1,7 @@
 #!/bin/sh
-# The README walkthrough as a script: register, log in, whoami, refresh, the Bearer challenge of a missing,
-# a forged and (with EXPIRY_WAIT) an expired access token, then logout-all. Needs curl and a POSIX shell.
+# The README walkthrough as a script: register, log in, whoami, refresh, a second device listed and logged out,
+# the Bearer challenge of a missing, a forged and (with EXPIRY_WAIT) an expired access token, then logout-all.
+# Needs curl and a POSIX shell.
 #
 #   sh examples/curl.sh                                  # against http://127.0.0.1:3000 (npm start)
 #   BASE_URL=http://127.0.0.1:4000 EMAIL=bob@example.com sh examples/curl.sh
@@ -60,15 +61,32 @@ echo "whoami: $(api "$BASE_URL/v1/auth/whoami" -H "authorization: Bearer $ACCESS
 refresh
 echo "refresh: ok, new access and refresh tokens"
 
-# 5. No token at all: 401 with a bare challenge (RFC 6750 §3.1: no error code when no credentials were sent).
+# 5. A second device signs in, with a name for the devices list (without one, the User-Agent gives a label).
+#    GET /v1/me/sessions lists the user's active sessions, most recently used first; "current" marks the caller's.
+SECOND=$(json "$BASE_URL/v1/auth/login" -d "{\"email\":\"$EMAIL\",\"password\":\"$PASSWORD\",\"deviceName\":\"Second laptop\"}")
+SECOND_ACCESS=$(echo "$SECOND" | field accessToken)
+SECOND_REFRESH=$(echo "$SECOND" | field refreshToken)
+SESSIONS=$(api "$BASE_URL/v1/me/sessions" -H "authorization: Bearer $ACCESS")
+NAMES=$(echo "$SESSIONS" | grep -o '"deviceName":"[^"]*"' | sed 's/"deviceName":"\(.*\)"/\1/' | paste -sd, - | sed 's/,/, /g')
+echo "devices: $NAMES; this one: $(echo "$SESSIONS" | sed -n 's/.*"deviceName":"\([^"]*\)",[^}]*"current":true.*/\1/p')"
+
+# 6. Log the second device out (POST /v1/auth/logout with its own token): 204. Its refresh token is refused from now
+#    on; its access token stays valid until it expires, as checking one reads nothing (REVOCATION_MODE=hybrid refuses
+#    it within seconds). From another device, DELETE /v1/me/sessions/{id} does the same.
+echo "logout second device: HTTP $(api -o /dev/null -w '%{http_code}' -X POST "$BASE_URL/v1/auth/logout" -H "authorization: Bearer $SECOND_ACCESS")"
+echo "second device refresh:"
+challenge "$BASE_URL/v1/auth/refresh" -H 'content-type: application/json' -d "{\"refreshToken\":\"$SECOND_REFRESH\"}"
+echo "devices left: $(api "$BASE_URL/v1/me/sessions" -H "authorization: Bearer $ACCESS" | grep -o '"deviceName"' | wc -l | tr -d ' ')"
+
+# 7. No token at all: 401 with a bare challenge (RFC 6750 §3.1: no error code when no credentials were sent).
 echo "no token:"
 challenge "$BASE_URL/v1/auth/whoami"
 
-# 6. A forged token (the signature replaced): 401 with error="invalid_token".
+# 8. A forged token (the signature replaced): 401 with error="invalid_token".
 echo "forged token:"
 challenge "$BASE_URL/v1/auth/whoami" -H "authorization: Bearer ${ACCESS%.*}.Zm9yZ2Vk"
 
-# 7. An expired token: 401 error="invalid_token" too. A client answers that challenge by refreshing once and
+# 9. An expired token: 401 error="invalid_token" too. A client answers that challenge by refreshing once and
 #    retrying the request; a 401 without it (wrong password, no token) is never worth a refresh.
 if [ -n "$EXPIRY_WAIT" ]; then
   sleep "$EXPIRY_WAIT"
@@ -80,9 +98,9 @@ else
   echo "expired token: skipped (set EXPIRY_WAIT; see the top of this script)"
 fi
 
-# 8. Log out everywhere: 204. Every refresh token of the user is refused from now on.
+# 10. Log out everywhere: 204. Every refresh token of the user is refused from now on.
 echo "logout-all: HTTP $(api -o /dev/null -w '%{http_code}' -X POST "$BASE_URL/v1/auth/logout-all" -H "authorization: Bearer $ACCESS")"
 
-# 9. The latest refresh token is refused: 401 ERR_REFRESH_TOKEN_REVOKED, and no challenge (not a Bearer failure).
+# 11. The latest refresh token is refused: 401 ERR_REFRESH_TOKEN_REVOKED, and no challenge (not a Bearer failure).
 echo "refresh after logout-all:"
 challenge "$BASE_URL/v1/auth/refresh" -H 'content-type: application/json' -d "{\"refreshToken\":\"$REFRESH\"}"

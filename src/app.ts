@@ -18,6 +18,7 @@ import usersRoutes from './routes/users'
 import { AuthResultSchema } from './schemas/auth'
 import { ProblemSchema } from './schemas/problem'
 import { AcceptedSchema } from './schemas/recovery'
+import { SessionSchema } from './schemas/sessions'
 import { UserSchema } from './schemas/user'
 import { REALM, serverOptions, type ServerOverrides } from './server-options'
 import { createServices, type ServiceOverrides } from './services/create-services'
@@ -32,11 +33,11 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   app.setValidatorCompiler(wellFormedInput(TypeBoxValidatorCompiler))
   // JSON only: text/plain would otherwise be accepted by Fastify's default parsers.
   app.removeContentTypeParser('text/plain')
-  for (const schema of [ProblemSchema, UserSchema, AuthResultSchema, AcceptedSchema]) app.addSchema(schema)
+  for (const schema of [ProblemSchema, UserSchema, AuthResultSchema, SessionSchema, AcceptedSchema]) app.addSchema(schema)
 
   const services = await createServices(config, { ...deps, log: app.log })
   app.addHook('onClose', async () => { await services.close() })
-  const { clock, keys, revocations, accounts, admin, recovery } = services
+  const { clock, keys, revocations, accounts, admin, recovery, sessions } = services
   preloadCommonPasswords()
 
   await app.register(problemsPlugin, { realm: REALM })
@@ -59,9 +60,9 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     verifyCacheSize: config.jwt.verifyCacheSize
   })
 
-  await app.register(authRoutes, { prefix: '/v1/auth', accounts })
+  await app.register(authRoutes, { prefix: '/v1/auth', accounts, sessions })
   await app.register(recoveryRoutes, { prefix: '/v1/auth', accounts, recovery })
-  await app.register(meRoutes, { prefix: '/v1/me', accounts })
+  await app.register(meRoutes, { prefix: '/v1/me', accounts, sessions })
   await app.register(usersRoutes, { prefix: '/v1/users', admin })
   await app.register(metaRoutes, { keys, ping: () => services.store.ping(), jwksMaxAge: config.jwt.jwksMaxAge })
 

@@ -26,6 +26,8 @@ export const ConfigSchema = Type.Object({
   ACCESS_TOKEN_TTL: Duration('15m', 'access token lifetime'),
   REFRESH_TOKEN_TTL: Duration('30d', 'refresh token lifetime'),
   SESSION_MAX_AGE: Duration('90d', 'absolute session lifetime from login'),
+  REFRESH_REUSE_GRACE: Duration('10s', 'how long a superseded refresh token may still be presented without ending its session; 0: never'),
+  SESSIONS_PER_USER_MAX: Type.Integer({ minimum: 1, maximum: 10_000, default: 50 }),
   CLOCK_TOLERANCE: Duration('30s', 'leeway for exp/nbf/iat'),
   JWT_VERIFY_CACHE: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 10_000 }),
   PASSWORD_MIN_LENGTH: Type.Integer({ minimum: 8, maximum: 128, default: 15 }),
@@ -93,6 +95,12 @@ export interface Config {
   }
   /** Login answers 403 ERR_EMAIL_NOT_VERIFIED until the address is verified. */
   requireVerifiedEmail: boolean
+  sessions: {
+    /** Seconds after a rotation during which the superseded refresh token still refreshes (a retry, a race); 0: none. */
+    reuseGrace: number
+    /** Active sessions a user may have; a sign-in past it ends the least recently used. */
+    maxPerUser: number
+  }
   password: { minLength: number, argon2: { memoryCost: number, timeCost: number, parallelism: number } }
   rateLimit: boolean
   /** Each limit: at most `max` requests per `window` seconds. */
@@ -121,6 +129,8 @@ const MAX_CLOCK_TOLERANCE = 300
 const MAX_RESET_TTL = 86_400
 const MIN_HS256_SECRET_BYTES = 32
 const MAX_REVOCATION_CACHE_TTL = 3600
+/** A grace is for a lost answer retried or two requests racing: seconds. Minutes would let a copied token go unnoticed. */
+const MAX_REFRESH_REUSE_GRACE = 300
 
 function duration (raw: RawConfig, key: keyof RawConfig): number {
   try {
@@ -181,11 +191,13 @@ export function configFromRaw (raw: RawConfig): Config {
   const resetTtl = duration(raw, 'RESET_TOKEN_TTL')
   const verifyTtl = duration(raw, 'VERIFY_TOKEN_TTL')
   const revocationCacheTtl = duration(raw, 'REVOCATION_CACHE_TTL')
+  const reuseGrace = duration(raw, 'REFRESH_REUSE_GRACE')
   const trustProxy = parseTrustProxy(raw.TRUST_PROXY, problems)
   if (clockTolerance > MAX_CLOCK_TOLERANCE) problems.push(`CLOCK_TOLERANCE: at most 5m (300 s) is allowed, got ${clockTolerance} s`)
   if (accessTtl < 1) problems.push('ACCESS_TOKEN_TTL: must be at least 1 s')
   if (refreshTtl < 1) problems.push('REFRESH_TOKEN_TTL: must be at least 1 s')
   if (sessionMaxAge < 1) problems.push('SESSION_MAX_AGE: must be at least 1 s')
+  if (reuseGrace > MAX_REFRESH_REUSE_GRACE) problems.push(`REFRESH_REUSE_GRACE: at most 5m (300 s) is allowed, got ${reuseGrace} s`)
   if (resetTtl < 1 || resetTtl > MAX_RESET_TTL) problems.push(`RESET_TOKEN_TTL: must be between 1 s and 24h, got ${resetTtl} s`)
   if (verifyTtl < 1) problems.push('VERIFY_TOKEN_TTL: must be at least 1 s')
   // Past an hour the "revoked within seconds" promise of hybrid mode means nothing; past the access TTL it buys nothing.
@@ -243,6 +255,7 @@ export function configFromRaw (raw: RawConfig): Config {
       publicUrl: raw.PUBLIC_URL.replace(/\/+$/, '')
     },
     requireVerifiedEmail: raw.REQUIRE_VERIFIED_EMAIL === 'true',
+    sessions: { reuseGrace, maxPerUser: raw.SESSIONS_PER_USER_MAX },
     password: {
       minLength: raw.PASSWORD_MIN_LENGTH,
       argon2: { memoryCost: raw.ARGON2_MEMORY_KIB, timeCost: raw.ARGON2_ITERATIONS, parallelism: raw.ARGON2_PARALLELISM }

@@ -9,15 +9,16 @@ export interface FieldError { path: string, message: string }
 export const ERROR_CODES = [
   'ERR_ACCOUNT_DISABLED', 'ERR_EMAIL_ALREADY_VERIFIED', 'ERR_EMAIL_NOT_VERIFIED', 'ERR_EMAIL_TAKEN', 'ERR_FORBIDDEN',
   'ERR_INVALID_CREDENTIALS', 'ERR_LAST_ADMIN', 'ERR_PASSWORD_COMMON', 'ERR_PASSWORD_MALFORMED', 'ERR_PASSWORD_TOO_LONG',
-  'ERR_PASSWORD_TOO_SHORT', 'ERR_REFRESH_TOKEN_EXPIRED', 'ERR_REFRESH_TOKEN_INVALID', 'ERR_REFRESH_TOKEN_REVOKED',
-  'ERR_RESET_TOKEN_EXPIRED', 'ERR_RESET_TOKEN_INVALID', 'ERR_REVOCATION_MODE', 'ERR_SESSION_EXPIRED', 'ERR_TOKEN_INVALID',
+  'ERR_PASSWORD_TOO_SHORT', 'ERR_REFRESH_TOKEN_EXPIRED', 'ERR_REFRESH_TOKEN_INVALID', 'ERR_REFRESH_TOKEN_REUSED',
+  'ERR_REFRESH_TOKEN_REVOKED', 'ERR_RESET_TOKEN_EXPIRED', 'ERR_RESET_TOKEN_INVALID', 'ERR_SESSION_EXPIRED', 'ERR_SESSION_NOT_FOUND',
+  'ERR_TOKEN_INVALID',
   'ERR_USER_NOT_FOUND', 'ERR_VALIDATION', 'ERR_VERIFY_TOKEN_EXPIRED', 'ERR_VERIFY_TOKEN_INVALID', 'ERR_WRONG_PASSWORD'
 ] as const
 export type ErrorCode = typeof ERROR_CODES[number]
 
 /** Why a refresh token is refused: the token itself, or the account or session behind it. */
 export type RefreshRefusal = 'ERR_REFRESH_TOKEN_INVALID' | 'ERR_REFRESH_TOKEN_EXPIRED' | 'ERR_REFRESH_TOKEN_REVOKED' |
-  'ERR_SESSION_EXPIRED' | 'ERR_ACCOUNT_DISABLED'
+  'ERR_REFRESH_TOKEN_REUSED' | 'ERR_SESSION_EXPIRED' | 'ERR_ACCOUNT_DISABLED'
 
 export interface TesseraErrorInit {
   code: ErrorCode
@@ -66,9 +67,16 @@ export const Errors = {
   invalidRefreshToken: (code: RefreshRefusal = 'ERR_REFRESH_TOKEN_INVALID', detail = 'The refresh token is invalid') =>
     new TesseraError({ code, detail, refusesRefreshToken: true }),
   roleRequired: (role: Role) => new TesseraError({ code: 'ERR_FORBIDDEN', detail: `This operation requires the ${role} role`, requiredRole: role }),
-  /** Logging one device out needs state per session, which stateless mode keeps nowhere. */
-  revocationMode: () => error('ERR_REVOCATION_MODE',
-    'Logging out one device needs REVOCATION_MODE=hybrid; use POST /v1/auth/logout-all, or forget the tokens on this device'),
+  /** An access token issued before sessions were recorded names none, so it cannot log one out; a refresh gives one that does. */
+  sessionlessToken: () => error('ERR_TOKEN_INVALID', 'The token carries no session; refresh it'),
+  /**
+   * A refresh token already exchanged came back after REFRESH_REUSE_GRACE: one of its holders is not the client (RFC 9700
+   * §4.14.2). Its session has ended; every refresh token of it is refused from now on, so the user signs in again.
+   */
+  refreshTokenReused: () => Errors.invalidRefreshToken('ERR_REFRESH_TOKEN_REUSED',
+    'This refresh token was already used; the session has been ended for safety. Log in again'),
+  /** An unknown id, another user's session, or one that has already ended: the answer does not say which. */
+  sessionNotFound: () => error('ERR_SESSION_NOT_FOUND', 'No active session of this user has this id'),
   invalidResetToken: (expired = false) => expired
     ? error('ERR_RESET_TOKEN_EXPIRED', 'The password reset link expired; ask for a new one')
     : error('ERR_RESET_TOKEN_INVALID', 'The password reset link is invalid or was already used; ask for a new one'),

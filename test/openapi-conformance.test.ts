@@ -79,7 +79,10 @@ t.test('every answer is documented with its status, its headers and its problem 
   await check('login', post('/v1/auth/login', { email: 'carol@example.com', password: 'wrong password, wrong' }), 401)
   await check('login', post('/v1/auth/login', { email: 'carol@example.com', password: PASSWORD }), 429)
   await check('refreshTokens', post('/v1/auth/refresh', { refreshToken: 'not-a-token' }), 401)
-  await check('refreshTokens', post('/v1/auth/refresh', { refreshToken: login.json<{ refreshToken: string }>().refreshToken }), 200)
+  const loginRefresh = login.json<{ refreshToken: string }>().refreshToken
+  await check('refreshTokens', post('/v1/auth/refresh', { refreshToken: loginRefresh }), 200)
+  ctx.clock.advance(60_000)
+  await check('refreshTokens', post('/v1/auth/refresh', { refreshToken: loginRefresh }), 401)
 
   // Bearer routes: each kind of refusal, then success.
   const user = await register(app, 'erin@example.com')
@@ -94,7 +97,13 @@ t.test('every answer is documented with its status, its headers and its problem 
   await check('changePassword', { method: 'PUT', url: '/v1/me/password', headers: auth, payload: { currentPassword: 'nope', newPassword: PASSWORD } }, 403)
   await check('changePassword', { method: 'PUT', url: '/v1/me/password', headers: auth, payload: { currentPassword: PASSWORD, newPassword: 'short' } }, 400)
   await check('resendVerificationEmail', post('/v1/auth/email/resend', undefined, auth), 202)
-  await check('logout', post('/v1/auth/logout', undefined, auth), 400)
+  const second = await register(app, 'gina@example.com')
+  const other = await app.inject(post('/v1/auth/login', { email: 'gina@example.com', password: PASSWORD, deviceName: 'tablet' }))
+  await check('listMySessions', { url: '/v1/me/sessions', headers: bearer(second.accessToken) }, 200)
+  await check('endMySession', { method: 'DELETE', url: `/v1/me/sessions/${other.json<{ sessionId: string }>().sessionId}`, headers: bearer(second.accessToken) }, 204)
+  await check('endMySession', { method: 'DELETE', url: `/v1/me/sessions/${user.sessionId}`, headers: bearer(second.accessToken) }, 404)
+  await check('logoutOthers', post('/v1/auth/logout-others', undefined, bearer(second.accessToken)), 204)
+  await check('logout', post('/v1/auth/logout', undefined, bearer(second.accessToken)), 204)
   await check('deleteMe', { method: 'DELETE', url: '/v1/me', headers: auth, payload: { password: 'nope' } }, 403)
 
   // Recovery links.
@@ -112,6 +121,9 @@ t.test('every answer is documented with its status, its headers and its problem 
   await check('getUser', { url: '/v1/users/unknown', headers: admin }, 404)
   await check('updateUser', { method: 'PATCH', url: `/v1/users/${user.user.id}`, headers: admin, payload: {} }, 400)
   await check('updateUser', { method: 'PATCH', url: `/v1/users/${user.user.id}`, headers: admin, payload: { disabled: true } }, 200)
+  await check('listUserSessions', { url: `/v1/users/${user.user.id}/sessions`, headers: admin }, 200)
+  await check('listUserSessions', { url: '/v1/users/unknown/sessions', headers: admin }, 404)
+  await check('endUserSessions', { method: 'DELETE', url: `/v1/users/${user.user.id}/sessions`, headers: admin }, 204)
   await check('deleteUser', { method: 'DELETE', url: `/v1/users/${user.user.id}`, headers: admin }, 204)
   await check('logoutAll', post('/v1/auth/logout-all', undefined, admin), 204)
 

@@ -16,7 +16,7 @@ const DESIGN_OPERATIONS = [
   'GET /v1/users', 'GET /v1/users/{id}', 'PATCH /v1/users/{id}', 'DELETE /v1/users/{id}',
   'GET /.well-known/jwks.json', 'GET /health/live', 'GET /health/ready'
 ]
-const BEARER_PREFIXES = ['/v1/me', '/v1/users', '/v1/auth/whoami', '/v1/auth/logout', '/v1/auth/logout-all', '/v1/auth/email/resend']
+const BEARER_PREFIXES = ['/v1/me', '/v1/users', '/v1/auth/whoami', '/v1/auth/logout', '/v1/auth/logout-others', '/v1/auth/logout-all', '/v1/auth/email/resend']
 
 interface Header { schema?: unknown, description?: string }
 interface MediaType { schema?: { $ref?: string } & Record<string, unknown>, examples?: Record<string, { summary?: string, value?: Record<string, unknown> }> }

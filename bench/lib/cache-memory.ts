@@ -1,8 +1,7 @@
 // Child process of the revocation scenario: heap taken by Tessera's RevocationCache per entry, measured alone (--expose-gc).
 //   node --expose-gc --import tsx bench/lib/cache-memory.ts <pairs>   → one JSON line on stdout
-import { newId } from '../../src/lib/ids'
+import { newId, newSessionId } from '../../src/lib/ids'
 import { RevocationCache } from '../../src/revocation/revocation-cache'
-import { newSid } from '../../src/tokens/signers'
 
 async function main (): Promise<void> {
   const pairs = Number(process.argv[2] ?? '50000')
@@ -19,7 +18,7 @@ async function main (): Promise<void> {
   })
   for (let i = 0; i < pairs; i++) {
     // Keys as the hook has them: fresh strings parsed out of each token's payload, kept only by the cache.
-    const claims = JSON.parse(JSON.stringify({ sub: newId(), sid: newSid() })) as { sub: string, sid: string }
+    const claims = JSON.parse(JSON.stringify({ sub: newId(), sid: newSessionId() })) as { sub: string, sid: string }
     await cache.isRevoked(claims.sub, claims.sid, 0)
   }
   gc()

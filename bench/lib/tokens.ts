@@ -4,10 +4,9 @@ import { createSigner } from 'fast-jwt'
 import { systemClock } from '../../src/clock'
 import { generatePrivateKey, asymmetricKey, thumbprintKid, type JwtAlg } from '../../src/keys/key'
 import { KeyDirectory } from '../../src/keys/key-directory'
-import { newId } from '../../src/lib/ids'
+import { newId, newSessionId } from '../../src/lib/ids'
 import { createSqliteStore } from '../../src/store/sqlite-store'
 import { ACCESS_TYP } from '../../src/tokens/claims'
-import { newSid } from '../../src/tokens/signers'
 
 /** Tessera's defaults (JWT_ISSUER, JWT_AUDIENCE, ACCESS_TOKEN_TTL), used by every target. */
 export const ISSUER = 'tessera'
@@ -87,7 +86,7 @@ export async function mintSessionTokens (key: KeyMaterial, dbFile: string, count
       const user = await store.create({ email: `bench-${i}@bench.test`, name: null, role: 'user', passwordHash: 'bench: never logs in' })
       subs[i] = user.id
       tokens[i] = sign({
-        iss: ISSUER, aud: AUDIENCE, sub: user.id, role: 'user', ver: user.tokenVersion, sid: newSid(), iat: now, exp: now + ACCESS_TTL_S, jti: randomBytes(12).toString('base64url')
+        iss: ISSUER, aud: AUDIENCE, sub: user.id, role: 'user', ver: user.tokenVersion, sid: newSessionId(), iat: now, exp: now + ACCESS_TTL_S, jti: randomBytes(12).toString('base64url')
       })
     }
     return { tokens, subs }

@@ -36,7 +36,11 @@ export interface TesseraClientOptions {
    * the app must stay logged in across restarts; keep the access token in memory only.
    */
   onTokens?: (tokens: Tokens | null) => void
-  /** The session is over (refresh refused: revoked, expired, user disabled…): send the user to the login screen. */
+  /**
+   * The session is over (refresh refused: logged out, reused, expired, user disabled…): send the user to the login
+   * screen. ERR_REFRESH_TOKEN_REUSED means a refresh token of this session was used twice, so a copy may be in
+   * someone else's hands: the server has ended the session; tell the user, and suggest changing the password.
+   */
   onSessionEnded?: (problem: Problem) => void
   /** Defaults to globalThis.fetch; tests pass one that counts requests. */
   fetch?: (request: Request) => Promise<Response>
@@ -50,7 +54,9 @@ export interface TesseraClient {
   login: (body: LoginBody) => Promise<Result<AuthResult>>
   /** Every other session is revoked; this one goes on with the fresh tokens of the answer. */
   changePassword: (body: ChangePasswordBody) => Promise<Result<AuthResult>>
-  /** Revokes every session of the user, this one included, and drops the local tokens. */
+  /** Ends this session (this device) only, and drops the local tokens. */
+  logout: () => Promise<{ error?: Problem }>
+  /** Ends every session of the user, this one included, and drops the local tokens. */
   logoutAll: () => Promise<{ error?: Problem }>
   /** Refreshes now (shared with any refresh already running); false if there is no session or it ended. */
   refresh: () => Promise<boolean>
@@ -96,7 +102,9 @@ export function createTesseraClient (options: TesseraClientOptions): TesseraClie
         keep(data)
         return true
       }
-      // 401: revoked (logout-all, password change), expired, past SESSION_MAX_AGE, user disabled or deleted.
+      // 401: revoked (logout, logout-all, password change), reused (ERR_REFRESH_TOKEN_REUSED: the session has ended),
+      // expired, past SESSION_MAX_AGE, user disabled or deleted. Each refresh token works once: the single flight
+      // above keeps this client from spending one twice.
       // Anything else (429, 503, a network error) is transient: keep the refresh token and try again later.
       if (error?.status === 401) {
         drop()
@@ -141,6 +149,11 @@ export function createTesseraClient (options: TesseraClientOptions): TesseraClie
     register: async (body) => session(await api.POST('/v1/auth/register', { body })),
     login: async (body) => session(await api.POST('/v1/auth/login', { body })),
     changePassword: async (body) => session(await api.PUT('/v1/me/password', { body })),
+    async logout () {
+      const { error } = await api.POST('/v1/auth/logout')
+      if (error === undefined) drop()
+      return { error }
+    },
     async logoutAll () {
       const { error } = await api.POST('/v1/auth/logout-all')
       if (error === undefined) drop()

@@ -33,3 +33,16 @@ export function clientNetwork (address: string): string | null {
   const network = new ipaddr.IPv6(parsed.parts.map((word, i) => (i < prefixWords ? word : 0)))
   return `${network.toRFC5952String()}/${IPV6_CLIENT_PREFIX}`
 }
+
+/**
+ * One spelling of a client address, for showing it (a session's address in the devices list): IPv4 (IPv4-mapped IPv6
+ * included) as dotted quad, IPv6 in RFC 5952 form without zone; null when it is not an address.
+ */
+export function clientAddress (address: string): string | null {
+  try {
+    const parsed = ipaddr.process(withoutPort(address.trim()))
+    return parsed instanceof ipaddr.IPv4 ? parsed.toString() : new ipaddr.IPv6(parsed.parts).toRFC5952String()
+  } catch {
+    return null
+  }
+}

@@ -19,9 +19,9 @@ export const PROBLEM_CODES = [
   'ERR_VERIFY_TOKEN_EXPIRED', 'ERR_VERIFY_TOKEN_INVALID',
   'ERR_HEADERS_TOO_LARGE', 'ERR_INTERNAL', 'ERR_INVALID_CREDENTIALS', 'ERR_LAST_ADMIN', 'ERR_MALFORMED_JSON', 'ERR_NOT_FOUND',
   'ERR_PASSWORD_COMMON', 'ERR_PASSWORD_MALFORMED', 'ERR_PASSWORD_TOO_LONG', 'ERR_PASSWORD_TOO_SHORT', 'ERR_PAYLOAD_TOO_LARGE',
-  'ERR_RATE_LIMITED', 'ERR_REFRESH_TOKEN_EXPIRED', 'ERR_REFRESH_TOKEN_INVALID', 'ERR_REFRESH_TOKEN_REVOKED',
-  'ERR_REQUEST_TIMEOUT', 'ERR_SERVICE_UNAVAILABLE', 'ERR_SESSION_EXPIRED', 'ERR_TOKEN_EXPIRED', 'ERR_TOKEN_INVALID',
-  'ERR_TOKEN_REVOKED', 'ERR_REVOCATION_MODE',
+  'ERR_RATE_LIMITED', 'ERR_REFRESH_TOKEN_EXPIRED', 'ERR_REFRESH_TOKEN_INVALID', 'ERR_REFRESH_TOKEN_REUSED', 'ERR_REFRESH_TOKEN_REVOKED',
+  'ERR_REQUEST_TIMEOUT', 'ERR_SERVICE_UNAVAILABLE', 'ERR_SESSION_EXPIRED', 'ERR_SESSION_NOT_FOUND', 'ERR_TOKEN_EXPIRED', 'ERR_TOKEN_INVALID',
+  'ERR_TOKEN_REVOKED',
   'ERR_UNSUPPORTED_MEDIA_TYPE', 'ERR_USER_NOT_FOUND', 'ERR_VALIDATION', 'ERR_WRONG_PASSWORD'
 ] as const
 export type ProblemCode = typeof PROBLEM_CODES[number]
@@ -113,14 +113,16 @@ const ANSWERS: Record<ErrorCode, { status: number, title: string }> = {
   ERR_REFRESH_TOKEN_EXPIRED: { status: 401, title: 'Invalid refresh token' },
   ERR_REFRESH_TOKEN_INVALID: { status: 401, title: 'Invalid refresh token' },
   ERR_REFRESH_TOKEN_REVOKED: { status: 401, title: 'Invalid refresh token' },
+  ERR_REFRESH_TOKEN_REUSED: { status: 401, title: 'Invalid refresh token' },
   /**
    * Emailed link tokens travel in the body, not in Authorization: a bad one is a 400 (as RFC 6749 §5.2
    * answers a bad grant), so clients do not take it for a dead session.
    */
   ERR_RESET_TOKEN_EXPIRED: { status: 400, title: 'Invalid reset link' },
   ERR_RESET_TOKEN_INVALID: { status: 400, title: 'Invalid reset link' },
-  ERR_REVOCATION_MODE: { status: 400, title: 'Not available in stateless mode' },
   ERR_SESSION_EXPIRED: { status: 401, title: 'Invalid refresh token' },
+  /** An unknown id, another user's session, or one that has already ended: the answer does not say which. */
+  ERR_SESSION_NOT_FOUND: { status: 404, title: 'Session not found' },
   ERR_TOKEN_INVALID: { status: 401, title: 'Invalid token' },
   ERR_USER_NOT_FOUND: { status: 404, title: 'User not found' },
   ERR_VALIDATION: { status: 400, title: 'Invalid request' },
@@ -163,7 +165,8 @@ export const Problems = {
   expiredToken: () => bearerProblem('ERR_TOKEN_EXPIRED', 'The access token expired'),
   /** REVOCATION_MODE=hybrid: logged out (this device or everywhere), password changed, account disabled or deleted. */
   revokedToken: () => bearerProblem('ERR_TOKEN_REVOKED', 'The session was revoked'),
-  revocationMode: () => problemFor(Errors.revocationMode()),
+  /** An access token issued before sessions were recorded names none, so it cannot log one out; a refresh gives one that does. */
+  sessionlessToken: () => problemFor(Errors.sessionlessToken()),
   insufficientScope: (role: Role) => problemFor(Errors.roleRequired(role)),
   invalidRefreshToken: (code?: RefreshRefusal, detail?: string) => problemFor(Errors.invalidRefreshToken(code, detail)),
   invalidCredentials: () => problemFor(Errors.invalidCredentials()),
@@ -178,6 +181,8 @@ export const Problems = {
   validation: (errors: FieldError[], detail = 'The request is invalid') => problemFor(Errors.validation(errors, detail)),
   lastAdmin: () => problemFor(Errors.lastAdmin()),
   userNotFound: () => problemFor(Errors.userNotFound()),
+  refreshTokenReused: () => problemFor(Errors.refreshTokenReused()),
+  sessionNotFound: () => problemFor(Errors.sessionNotFound()),
   /** Sent by the server's client-error handler: Node refuses the request before any route runs. */
   headersTooLarge: () => new ProblemError({
     status: 431, code: 'ERR_HEADERS_TOO_LARGE', title: 'Request header fields too large', detail: 'The request headers are too large'

@@ -1,5 +1,5 @@
 // REVOCATION_MODE=hybrid: checks access tokens against the cache, records revocations, and tells the other instances.
-import { nowSeconds, type Clock } from '../clock'
+import type { Clock } from '../clock'
 import type { Config } from '../config'
 import type { UserStore } from '../store/user-store'
 import { createRedisBus, revocationChannel, type RevocationBus, type RevocationEvent } from './revocation-bus'
@@ -14,11 +14,6 @@ export interface RevocationsOptions {
   cacheSize: number
   /** REVOCATION_CACHE_TTL, seconds. */
   cacheTtl: number
-  /**
-   * Seconds from now after which no token of a session logged out now can still be accepted: the refresh
-   * (or access) lifetime plus CLOCK_TOLERANCE. An ended session's row is kept that long.
-   */
-  sessionLifetime: number
   /** Redis pub/sub when REDIS_URL is set; without it other instances learn within the TTL. */
   bus?: RevocationBus
   log: Log
@@ -27,14 +22,8 @@ export interface RevocationsOptions {
   outageBackoffMs?: number
 }
 
-/** Sessions past their lifetime are deleted on a logout, at most this often per instance. */
-const PURGE_INTERVAL_MS = 60 * 60 * 1000
-/** Rows deleted per statement, so a large backlog never holds locks for long. */
-const PURGE_BATCH = 1000
-
 export class Revocations {
   private readonly cache: RevocationCache
-  private lastPurge = Number.NEGATIVE_INFINITY
 
   constructor (private readonly options: RevocationsOptions) {
     const { store, log } = options
@@ -70,17 +59,13 @@ export class Revocations {
     this.options.bus?.publish({ kind: 'user', userId, version })
   }
 
-  /** Log one session out: its access and refresh tokens stop at once here, and elsewhere as above. */
-  async revokeSession (userId: string, sid: string): Promise<void> {
-    const { store, clock } = this.options
-    // A sid minted before sessions had rows has none: record it ended, so it stays refused until purged.
-    if (!await store.endSession(sid, 'logout', { userId })) {
-      const expiresAt = new Date((nowSeconds(clock) + this.options.sessionLifetime) * 1000)
-      await store.recordEndedSession({ id: sid, userId, expiresAt, reason: 'logout' })
-    }
+  /**
+   * A session ended in the store (logout, reuse detected, signed out from another device): its access tokens are
+   * refused at once here, and elsewhere as above.
+   */
+  sessionEnded (sid: string): void {
     this.cache.noteSession(sid)
     this.options.bus?.publish({ kind: 'session', sid })
-    this.purgeNowAndThen()
   }
 
   stats (): RevocationCacheStats {
@@ -96,26 +81,6 @@ export class Revocations {
     if (event.kind === 'user') this.cache.noteUser(event.userId, event.version)
     else this.cache.noteSession(event.sid)
   }
-
-  /**
-   * Opportunistic: a failed purge is retried at a later logout; nothing waits for it. Only rows that ended or
-   * expired a session lifetime ago go: no token of theirs can still be valid, so forgetting them revives nothing.
-   */
-  private purgeNowAndThen (): void {
-    const now = this.options.clock.now()
-    if (now - this.lastPurge < PURGE_INTERVAL_MS) return
-    this.lastPurge = now
-    const before = new Date(now - this.options.sessionLifetime * 1000)
-    const purge = async (): Promise<void> => {
-      let deleted: number
-      do deleted = await this.options.store.purgeSessions(before, PURGE_BATCH)
-      while (deleted === PURGE_BATCH)
-    }
-    purge().catch((err: unknown) => {
-      this.options.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not purge past sessions; will retry')
-      this.lastPurge = Number.NEGATIVE_INFINITY
-    })
-  }
 }
 
 /**
@@ -127,14 +92,11 @@ export async function createRevocations (
 ): Promise<Revocations | undefined> {
   if (config.revocation.mode !== 'hybrid') return undefined
   const bus = deps.bus ?? (config.redisUrl === undefined ? undefined : createRedisBus(config.redisUrl, revocationChannel(config.jwt.issuer), deps.log))
-  const { jwt } = config
   const revocations = new Revocations({
     store: deps.store,
     clock: deps.clock,
     cacheSize: config.revocation.cacheSize,
     cacheTtl: config.revocation.cacheTtl,
-    // A refresh token issued before now expires by now + REFRESH_TOKEN_TTL, and never past auth_time + SESSION_MAX_AGE.
-    sessionLifetime: Math.max(Math.min(jwt.refreshTtl, jwt.sessionMaxAge), jwt.accessTtl) + jwt.clockTolerance,
     log: deps.log,
     ...(bus !== undefined ? { bus } : {})
   })

@@ -1,6 +1,7 @@
 // Request and response schemas of /v1/auth: registration, login, refresh, whoami.
 import { Type, type Static } from '@sinclair/typebox'
 import { checksOwnUnicode } from '../lib/well-formed-input'
+import { DeviceNameSchema } from './sessions'
 import { NameSchema, RoleSchema, UserSchema } from './user'
 
 /** 128 code points can take up to 256 UTF-16 units; the policy then counts code points exactly. */
@@ -23,7 +24,8 @@ export const PasswordSchema = passwordSchema()
 export const RegisterBodySchema = Type.Object({
   email: EmailSchema,
   password: passwordSchema('At least PASSWORD_MIN_LENGTH (default 15) and at most 128 code points; not a common password'),
-  name: Type.Optional(NameSchema)
+  name: Type.Optional(NameSchema),
+  deviceName: Type.Optional(DeviceNameSchema)
 }, { additionalProperties: false })
 export type RegisterBody = Static<typeof RegisterBodySchema>
 
@@ -31,7 +33,8 @@ export const LoginBodySchema = Type.Object({
   // No lookup and the same 401 as a wrong password for an address outside the grammar: a 400 would say nothing
   // about accounts, but one answer for every bad credential keeps clients simple.
   email: Type.String({ minLength: 3, maxLength: 320, description: `${EMAIL_DESCRIPTION}. Login answers any other string with the same 401 as a wrong password` }),
-  password: PasswordSchema
+  password: PasswordSchema,
+  deviceName: Type.Optional(DeviceNameSchema)
 }, { additionalProperties: false })
 export type LoginBody = Static<typeof LoginBodySchema>
 
@@ -45,7 +48,8 @@ export const AuthResultSchema = Type.Object({
   accessToken: Type.String(),
   expiresIn: Type.Integer({ description: 'Seconds until the access token expires' }),
   refreshToken: Type.String(),
-  refreshExpiresIn: Type.Integer({ description: 'Seconds until the refresh token expires' })
+  refreshExpiresIn: Type.Integer({ description: 'Seconds until the refresh token expires' }),
+  sessionId: Type.String({ description: 'The session these tokens belong to (their `sid`), as GET /v1/me/sessions lists it' })
 }, { $id: 'AuthResult', title: 'AuthResult' })
 
 export const WhoamiSchema = Type.Object({

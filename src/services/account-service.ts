@@ -5,15 +5,16 @@ import { normalizeEmail } from '../lib/email'
 import type { PasswordHasher } from '../lib/password-hasher'
 import { normalizePassword, PASSWORD_MAX_LENGTH } from '../lib/password-policy'
 import type { Revocations } from '../revocation/revocations'
-import { EmailTakenError, type UserRecord, type UserStore } from '../store/user-store'
-import type { AccessClaims, RefreshClaims } from '../tokens/claims'
-import type { IssuedTokens, TokenIssuer } from '../tokens/token-issuer'
+import { EmailTakenError, type SessionEndReason, type UserRecord, type UserStore } from '../store/user-store'
+import type { RefreshClaims } from '../tokens/claims'
 import { acceptablePassword, requireEmail } from './account-rules'
+import type { SessionService, SignedIn, SignInClient } from './session-service'
 
 export interface AccountServiceDeps {
   store: UserStore
   hasher: PasswordHasher
-  issuer: TokenIssuer
+  /** Sign-in creates a session; refresh, logout and the account changes below end or continue them. */
+  sessions: SessionService
   clock: Clock
   passwordMinLength: number
   sessionMaxAge: number
@@ -25,18 +26,12 @@ export interface AccountServiceDeps {
   verification: { sendVerification (user: Pick<UserRecord, 'id' | 'email'>): void }
 }
 
-/** A user and the tokens just issued to them: what register, login, refresh and a password change return. */
-export interface SignedIn { user: UserRecord, tokens: IssuedTokens }
+export type { SignedIn } from './session-service'
 
 const codePoints = (s: string): number => [...s].length
 
 export class AccountService {
   constructor (private readonly deps: AccountServiceDeps) {}
-
-  /** `sid` continues a session (hybrid refresh); without it a new one starts (login, password change). */
-  private signIn (user: UserRecord, authTime: number, sid?: string): SignedIn {
-    return { user, tokens: this.deps.issuer.issue(user, authTime, sid) }
-  }
 
   /** Hybrid mode: every instance refuses tokens older than the user's new version (null: the user is gone). */
   private publishRevocation (userId: string, version: number | null): void {
@@ -51,7 +46,7 @@ export class AccountService {
   }
 
   /** Create the account, mail its verification link, and sign it in. */
-  async register (input: { email: string, password: string, name?: string }): Promise<SignedIn> {
+  async register (input: { email: string, password: string, name?: string }, client: SignInClient = {}): Promise<SignedIn> {
     const email = requireEmail(input.email)
     const password = acceptablePassword(input.password, this.deps.passwordMinLength, '/password')
     const passwordHash = await this.deps.hasher.hash(password)
@@ -63,7 +58,7 @@ export class AccountService {
       throw err
     }
     this.deps.verification.sendVerification(user)
-    return this.signIn(user, nowSeconds(this.deps.clock))
+    return await this.deps.sessions.start(user, nowSeconds(this.deps.clock), client)
   }
 
   /**
@@ -71,7 +66,7 @@ export class AccountService {
    * change of ARGON2_* settings) and give the same error, so neither the answer nor its timing tells whether
    * an account exists. An address outside the grammar is looked up nowhere and answered the same way.
    */
-  async login (input: { email: string, password: string }): Promise<SignedIn> {
+  async login (input: { email: string, password: string }, client: SignInClient = {}): Promise<SignedIn> {
     const email = normalizeEmail(input.email)
     const password = normalizePassword(input.password)
     const user = email === null ? null : await this.deps.store.findByEmail(email)
@@ -86,11 +81,11 @@ export class AccountService {
       const passwordHash = await this.deps.hasher.hash(password)
       current = await this.deps.store.update(user.id, { passwordHash }) ?? user
     }
-    return this.signIn(current, nowSeconds(this.deps.clock))
+    return await this.deps.sessions.start(current, nowSeconds(this.deps.clock), client)
   }
 
-  /** Rotate a verified refresh token: checked against the user's current token version. */
-  async refresh (claims: RefreshClaims): Promise<SignedIn> {
+  /** Rotate a verified refresh token: checked against the user's current token version, then its session's counter. */
+  async refresh (claims: RefreshClaims, client: SignInClient = {}): Promise<SignedIn> {
     const user = await this.deps.store.findById(claims.sub)
     if (user === null) throw Errors.invalidRefreshToken('ERR_REFRESH_TOKEN_INVALID', 'The account no longer exists')
     if (user.disabled) throw Errors.invalidRefreshToken('ERR_ACCOUNT_DISABLED', 'This account has been disabled')
@@ -98,29 +93,18 @@ export class AccountService {
     if (nowSeconds(this.deps.clock) >= claims.auth_time + this.deps.sessionMaxAge) {
       throw Errors.invalidRefreshToken('ERR_SESSION_EXPIRED', 'The session reached its maximum age; log in again')
     }
-    if (this.deps.revocations === undefined) return this.signIn(user, claims.auth_time)
-    // Hybrid: the store itself, not the cache (refreshes are rare). A refresh token from before hybrid mode has
-    // no sid, and starts a session.
-    if (typeof claims.sid !== 'string') return this.signIn(user, claims.auth_time)
-    if ((await this.deps.store.revocationState(user.id, claims.sid)).sessionEnded) {
-      throw Errors.invalidRefreshToken('ERR_REFRESH_TOKEN_REVOKED', 'The session was logged out')
-    }
-    return this.signIn(user, claims.auth_time, claims.sid)
+    return await this.deps.sessions.refresh(user, claims, client)
   }
 
   async logoutAll (userId: string): Promise<void> {
-    const user = await this.tokenHolder(this.deps.store.update(userId, { bumpTokenVersion: true }))
-    this.publishRevocation(user.id, user.tokenVersion)
+    await this.endAllSessions(userId, 'logout_all')
   }
 
-  /**
-   * Log out the session of this access token: hybrid mode only. Stateless mode keeps no state per session, so
-   * it cannot refuse one device's tokens while accepting another's; there, logout-all is the revocation.
-   */
-  async logout (claims: AccessClaims): Promise<void> {
-    const revocations = this.deps.revocations
-    if (revocations === undefined || claims.sid === undefined) throw Errors.revocationMode()
-    await revocations.revokeSession(claims.sub, claims.sid)
+  /** Every session of the user ends: refresh tokens now, access tokens within seconds in hybrid mode (the version bump). */
+  async endAllSessions (userId: string, reason: SessionEndReason): Promise<void> {
+    const user = await this.tokenHolder(this.deps.store.update(userId, { bumpTokenVersion: true }))
+    this.publishRevocation(user.id, user.tokenVersion)
+    await this.deps.sessions.endAfterVersionBump(user.id, reason)
   }
 
   /** The signed-in user's account. */
@@ -140,11 +124,13 @@ export class AccountService {
   }
 
   /**
-   * New password, every other session revoked (version bump), fresh tokens for this one. The new
-   * password is judged before the current one is checked: the other way round, a refused new
+   * New password, every other session ended (and the version bumped), fresh tokens for the caller's session, which
+   * goes on. The new password is judged before the current one is checked: the other way round, a refused new
    * password would tell a token thief that the guessed current one was right.
    */
-  async changePassword (userId: string, input: { currentPassword: string, newPassword: string }): Promise<SignedIn> {
+  async changePassword (
+    userId: string, input: { currentPassword: string, newPassword: string }, caller: { sid?: string, client?: SignInClient } = {}
+  ): Promise<SignedIn> {
     const password = acceptablePassword(input.newPassword, this.deps.passwordMinLength, '/newPassword')
     const user = await this.me(userId)
     await this.verifyCurrent(user, input.currentPassword)
@@ -153,8 +139,9 @@ export class AccountService {
     const passwordHash = await this.deps.hasher.hash(password)
     const updated = await this.tokenHolder(this.deps.store.update(user.id, { passwordHash, bumpTokenVersion: true }))
     this.publishRevocation(updated.id, updated.tokenVersion)
-    // A new session (new sid in hybrid mode): the caller's old tokens die with the others.
-    return this.signIn(updated, nowSeconds(this.deps.clock))
+    await this.deps.sessions.endAfterVersionBump(updated.id, 'password_changed', caller.sid === undefined ? {} : { except: caller.sid })
+    // The caller's tokens of the old version are refused; its session continues with new ones.
+    return await this.deps.sessions.continueOrStart(updated, caller.sid, caller.client ?? {})
   }
 
   async deleteSelf (userId: string, password: string): Promise<void> {

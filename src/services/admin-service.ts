@@ -5,6 +5,7 @@ import type { PasswordHasher } from '../lib/password-hasher'
 import type { Revocations } from '../revocation/revocations'
 import { EmailTakenError, LastAdminError, type Role, type UserRecord, type UserStore } from '../store/user-store'
 import { acceptablePassword, requireEmail, requireName } from './account-rules'
+import type { SessionService, SessionView } from './session-service'
 
 export interface AdminServiceDeps {
   store: UserStore
@@ -12,6 +13,8 @@ export interface AdminServiceDeps {
   passwordMinLength: number
   /** REVOCATION_MODE=hybrid: disabling, demoting or deleting a user reaches every instance at once. */
   revocations?: Revocations
+  /** Disabling and role changes end the user's sessions. */
+  sessions: SessionService
 }
 
 export interface UserPage {
@@ -94,8 +97,25 @@ export class AdminService {
     const bump = (patch.disabled === true && !user.disabled) || (patch.role !== undefined && patch.role !== user.role)
     const updated = await keepingAnAdmin(this.deps.store.update(id, { ...patch, bumpTokenVersion: bump, keepActiveAdmin: true }))
     if (updated === null) throw Errors.userNotFound()
-    if (bump) this.publishRevocation(updated.id, updated.tokenVersion)
+    if (bump) {
+      this.publishRevocation(updated.id, updated.tokenVersion)
+      await this.deps.sessions.endAfterVersionBump(updated.id, patch.disabled === true ? 'disabled' : 'admin')
+    }
     return updated
+  }
+
+  /** A user's signed-in devices: active sessions, most recently used first. */
+  async listSessions (id: string): Promise<SessionView[]> {
+    await this.getUser(id)
+    return await this.deps.sessions.list(id, undefined)
+  }
+
+  /** Sign a user out everywhere, as POST /v1/auth/logout-all does for oneself; the account stays enabled. */
+  async endSessions (id: string): Promise<void> {
+    const updated = await this.deps.store.update(id, { bumpTokenVersion: true })
+    if (updated === null) throw Errors.userNotFound()
+    this.publishRevocation(updated.id, updated.tokenVersion)
+    await this.deps.sessions.endAfterVersionBump(updated.id, 'admin')
   }
 
   /** The last active administrator cannot be deleted. */

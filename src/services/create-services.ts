@@ -11,10 +11,11 @@ import { createRevocations, type Revocations } from '../revocation/revocations'
 import { createStore } from '../store/create-store'
 import type { UserStore } from '../store/user-store'
 import { LinkTokenIssuer } from '../tokens/link-tokens'
-import { TokenIssuer, tokenSettings } from '../tokens/token-issuer'
+import { longestTokenLifetime, TokenIssuer, tokenSettings } from '../tokens/token-issuer'
 import { AccountService } from './account-service'
 import { AdminService } from './admin-service'
 import { RecoveryService } from './recovery-service'
+import { SessionService } from './session-service'
 
 /** What every part logs through (a pino logger fits). */
 export interface ServiceLog {
@@ -45,6 +46,7 @@ export interface Services {
   accounts: AccountService
   admin: AdminService
   recovery: RecoveryService
+  sessions: SessionService
   /** Mail in flight gets a moment to go out and revocations in flight reach the bus; then everything is closed. */
   close (): Promise<void>
 }
@@ -82,13 +84,24 @@ export async function createServices (config: Config, deps: ServiceOverrides & {
     const links = new LinkTokenIssuer(() => keys.ring(), {
       issuer: config.jwt.issuer, resetTtl: config.jwt.resetTtl, verifyTtl: config.jwt.verifyTtl
     }, clock)
+    const sessions = new SessionService({
+      store,
+      issuer: new TokenIssuer(() => keys.ring(), tokenSettings(config.jwt, revocations !== undefined), clock),
+      clock,
+      sessionMaxAge: config.jwt.sessionMaxAge,
+      reuseGrace: config.sessions.reuseGrace,
+      maxPerUser: config.sessions.maxPerUser,
+      tokenLifetime: longestTokenLifetime(config.jwt),
+      log,
+      ...(revocations !== undefined ? { revocations } : {})
+    })
     const recovery = new RecoveryService({
-      store, hasher, links, outbox, publicUrl: config.mail.publicUrl, passwordMinLength: config.password.minLength, revocations
+      store, hasher, links, outbox, publicUrl: config.mail.publicUrl, passwordMinLength: config.password.minLength, revocations, sessions
     })
     const accounts = new AccountService({
       store,
       hasher,
-      issuer: new TokenIssuer(() => keys.ring(), tokenSettings(config.jwt, revocations !== undefined), clock),
+      sessions,
       clock,
       passwordMinLength: config.password.minLength,
       sessionMaxAge: config.jwt.sessionMaxAge,
@@ -96,8 +109,8 @@ export async function createServices (config: Config, deps: ServiceOverrides & {
       revocations,
       verification: recovery
     })
-    const admin = new AdminService({ store, hasher, passwordMinLength: config.password.minLength, revocations })
-    return { clock, store, keys, revocations, accounts, admin, recovery, close }
+    const admin = new AdminService({ store, hasher, passwordMinLength: config.password.minLength, revocations, sessions })
+    return { clock, store, keys, revocations, accounts, admin, recovery, sessions, close }
   } catch (err) {
     await close()
     throw err

@@ -11,6 +11,7 @@ import type { UserRecord, UserStore } from '../store/user-store'
 import type { ResetClaims, VerifyClaims } from '../tokens/claims'
 import { passwordFingerprint, type LinkTokenIssuer } from '../tokens/link-tokens'
 import { acceptablePassword } from './account-rules'
+import type { SessionService } from './session-service'
 
 export interface RecoveryServiceDeps {
   store: UserStore
@@ -22,6 +23,8 @@ export interface RecoveryServiceDeps {
   passwordMinLength: number
   /** REVOCATION_MODE=hybrid: a reset's version bump reaches every instance's cache at once. */
   revocations?: Revocations
+  /** A reset ends every session of the account. */
+  sessions: SessionService
 }
 
 /**
@@ -76,6 +79,7 @@ export class RecoveryService {
     })
     if (updated === null) throw Errors.invalidResetToken()
     this.deps.revocations?.userChanged(updated.id, updated.tokenVersion)
+    await this.deps.sessions.endAfterVersionBump(updated.id, 'password_reset')
   }
 
   /** Mark the address verified. Idempotent; a token for an address the account no longer has is refused. */

@@ -26,14 +26,17 @@ export const AccessClaimsSchema = Type.Object({
   nbf: Type.Optional(NumericDate),
   jti: Type.String({ minLength: 1, maxLength: 64 })
 })
+/** The session (one sign-in, a row of the sessions table) a token belongs to: SESSION_ID_PATTERN of src/lib/ids.ts. */
+const SidSchema = Type.String({ minLength: 16, maxLength: 16, pattern: '^[A-Za-z0-9_-]+$' })
+
 /**
- * REVOCATION_MODE=hybrid adds these to access and refresh tokens: `ver`, the user's token version when the
- * token was issued, and `sid`, the session (one login) the token belongs to. Stateless tokens lack both,
- * and the stateless checker above never looks for them.
+ * Every access token carries `sid` (tokens issued before sessions were recorded lack it, so it stays optional here).
+ * REVOCATION_MODE=hybrid adds `ver`, the user's token version when the token was issued; its check requires both.
+ * The stateless checker never looks at either.
  */
 export const SessionClaimsSchema = Type.Object({
   ver: Type.Integer({ minimum: 0 }),
-  sid: Type.String({ minLength: 16, maxLength: 16, pattern: '^[A-Za-z0-9_-]+$' })
+  sid: SidSchema
 })
 export type SessionClaims = Static<typeof SessionClaimsSchema>
 
@@ -44,13 +47,17 @@ export const RefreshClaimsSchema = Type.Object({
   aud: Type.String(),
   sub: Type.String({ minLength: 1, maxLength: 64 }),
   ver: Type.Integer({ minimum: 0 }),
+  // Optional only for refresh tokens issued before sessions were recorded: those start a session when used.
+  sid: Type.Optional(SidSchema),
+  /** The session's rotation counter when the token was issued: a refresh is a compare-and-set on it (RFC 9700 §4.14.2). */
+  ctr: Type.Optional(Type.Integer({ minimum: 0, maximum: 2147483647 })),
   auth_time: NumericDate,
   iat: NumericDate,
   exp: NumericDate,
   nbf: Type.Optional(NumericDate),
   jti: Type.String({ minLength: 1, maxLength: 64 })
 })
-export type RefreshClaims = Static<typeof RefreshClaimsSchema> & { sid?: string }
+export type RefreshClaims = Static<typeof RefreshClaimsSchema>
 
 /** Password reset: `ver` and `pwd` pin the token to the account's state when it was mailed, so it works once. */
 export const ResetClaimsSchema = Type.Object({

@@ -8,9 +8,6 @@ export type Sign = (payload: Record<string, unknown>) => string
 /** 96 random bits, base64url: unique for a jti, and 20 characters shorter than a UUID (DESIGN: access token < 350 bytes). */
 export const newJti = (): string => randomBytes(12).toString('base64url')
 
-/** A session id (hybrid mode's `sid`): 96 random bits, base64url, minted at login and kept through refreshes. */
-export const newSid = (): string => randomBytes(12).toString('base64url')
-
 /**
  * One signer per `typ` for the key that signs now. A promise-form `jwtSign` builds a signer per call,
  * about 8 times slower (DESIGN, performance notes); a rotation builds the next key's set once.

@@ -3,7 +3,7 @@ import { nowSeconds, type Clock } from '../clock'
 import type { KeyRing } from '../keys/key-ring'
 import type { Role } from '../store/user-store'
 import { ACCESS_TYP, REFRESH_TYP, type AccessClaims, type RefreshClaims } from './claims'
-import { newJti, newSid, SignerCache } from './signers'
+import { newJti, SignerCache } from './signers'
 import type { Config } from '../config'
 
 export interface TokenSettings {
@@ -12,7 +12,7 @@ export interface TokenSettings {
   accessTtl: number
   refreshTtl: number
   sessionMaxAge: number
-  /** REVOCATION_MODE=hybrid: access and refresh tokens carry `ver` and `sid`. Off, the tokens are exactly the stateless ones. */
+  /** REVOCATION_MODE=hybrid: access tokens also carry `ver`, which the hybrid check compares with the user's. */
   sessionClaims?: boolean
 }
 
@@ -26,11 +26,24 @@ export const tokenSettings = (jwt: Config['jwt'], sessionClaims = false): TokenS
   sessionClaims
 })
 
+/**
+ * Seconds after which no token issued before now can still be accepted: a refresh token lives REFRESH_TOKEN_TTL (never
+ * past SESSION_MAX_AGE), an access token ACCESS_TOKEN_TTL, either plus CLOCK_TOLERANCE. How long an ended session's row
+ * must be kept.
+ */
+export const longestTokenLifetime = (jwt: Config['jwt']): number =>
+  Math.max(Math.min(jwt.refreshTtl, jwt.sessionMaxAge), jwt.accessTtl) + jwt.clockTolerance
+
+/** The session the tokens belong to, as recorded: its id (`sid`), login time and current rotation counter. */
+export interface TokenSession { id: string, authTime: number, counter: number }
+
 export interface IssuedTokens {
   accessToken: string
   expiresIn: number
   refreshToken: string
   refreshExpiresIn: number
+  /** The session's id, the tokens' `sid`: what GET /v1/me/sessions lists and DELETE /v1/me/sessions/{id} ends. */
+  sessionId: string
 }
 
 export class TokenIssuer {
@@ -45,36 +58,27 @@ export class TokenIssuer {
   }
 
   /**
-   * Tokens for a user. `authTime` is the original login (seconds); the refresh token's lifetime is
-   * cut so the session never outlives SESSION_MAX_AGE from it. `sid` is the session the tokens continue
-   * (a refresh); without it a new session starts. It is written only with `sessionClaims` (hybrid mode).
+   * Tokens for a user's session. The refresh token's lifetime is cut so the session never outlives SESSION_MAX_AGE
+   * from `authTime` (the login, in seconds); it carries the session's counter (`ctr`), which its refresh must match.
    */
-  issue (user: { id: string, role: Role, tokenVersion: number }, authTime: number, sid?: string): IssuedTokens {
+  issue (user: { id: string, role: Role, tokenVersion: number }, session: TokenSession): IssuedTokens {
     const signers = this.signers.current()
     const now = nowSeconds(this.clock)
     const { issuer, audience, accessTtl, refreshTtl, sessionMaxAge } = this.settings
-    const refreshExp = Math.min(now + refreshTtl, authTime + sessionMaxAge)
-    let access: AccessClaims
-    let refresh: RefreshClaims
-    if (this.settings.sessionClaims === true) {
-      const session = sid ?? newSid()
-      access = {
-        iss: issuer, aud: audience, sub: user.id, role: user.role, ver: user.tokenVersion, sid: session, iat: now, exp: now + accessTtl, jti: newJti()
-      }
-      refresh = {
-        iss: issuer, aud: issuer, sub: user.id, ver: user.tokenVersion, sid: session, auth_time: authTime, iat: now, exp: refreshExp, jti: newJti()
-      }
-    } else {
-      access = { iss: issuer, aud: audience, sub: user.id, role: user.role, iat: now, exp: now + accessTtl, jti: newJti() }
-      refresh = {
-        iss: issuer, aud: issuer, sub: user.id, ver: user.tokenVersion, auth_time: authTime, iat: now, exp: refreshExp, jti: newJti()
-      }
+    const refreshExp = Math.min(now + refreshTtl, session.authTime + sessionMaxAge)
+    const sid = session.id
+    const access: AccessClaims = this.settings.sessionClaims === true
+      ? { iss: issuer, aud: audience, sub: user.id, role: user.role, ver: user.tokenVersion, sid, iat: now, exp: now + accessTtl, jti: newJti() }
+      : { iss: issuer, aud: audience, sub: user.id, role: user.role, sid, iat: now, exp: now + accessTtl, jti: newJti() }
+    const refresh: RefreshClaims = {
+      iss: issuer, aud: issuer, sub: user.id, ver: user.tokenVersion, sid, ctr: session.counter, auth_time: session.authTime, iat: now, exp: refreshExp, jti: newJti()
     }
     return {
       accessToken: signers.access(access),
       expiresIn: accessTtl,
       refreshToken: signers.refresh(refresh),
-      refreshExpiresIn: refreshExp - now
+      refreshExpiresIn: refreshExp - now,
+      sessionId: sid
     }
   }
 }

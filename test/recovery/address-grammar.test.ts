@@ -1,6 +1,7 @@
 // Audit finding 3: one strict address grammar wherever an email comes in, and mail to exactly one mailbox.
 import t from 'tap'
 import { ManualClock, nowSeconds } from '../../src/clock'
+import { newSessionId } from '../../src/lib/ids'
 import { createSmtpMailer } from '../../src/mail/smtp-mailer'
 import type { UserStore } from '../../src/store/user-store'
 import { TokenIssuer, tokenSettings } from '../../src/tokens/token-issuer'
@@ -35,7 +36,7 @@ function countingLookups (store: UserStore): { store: UserStore, lookups: () => 
 
 /** An access token for a user put straight into the store (as an account from before the grammar was). */
 const accessTokenFor = (ctx: MailContext, user: { id: string, role: 'user' | 'admin', tokenVersion: number }): string =>
-  new TokenIssuer(() => ctx.keys.ring(), tokenSettings(ctx.config.jwt), ctx.clock).issue(user, nowSeconds(ctx.clock)).accessToken
+  new TokenIssuer(() => ctx.keys.ring(), tokenSettings(ctx.config.jwt), ctx.clock).issue(user, { id: newSessionId(), authTime: nowSeconds(ctx.clock), counter: 0 }).accessToken
 
 t.test('finding 3: an address list, comment, quoted or bracketed address is refused with 400 by register and forgot-password', async (t) => {
   const ctx = await buildWithMail(t)

@@ -12,7 +12,7 @@ t.test('201 with an AuthResult; the user has no hash field at all; tokens are no
   t.match(res.headers['content-type'], /^application\/json/)
   t.equal(res.headers['cache-control'], 'no-store')
   const body = res.json<AuthResultBody>()
-  t.same(Object.keys(body).sort(), ['accessToken', 'expiresIn', 'refreshExpiresIn', 'refreshToken', 'tokenType', 'user'])
+  t.same(Object.keys(body).sort(), ['accessToken', 'expiresIn', 'refreshExpiresIn', 'refreshToken', 'sessionId', 'tokenType', 'user'])
   t.same(Object.keys(body.user).sort(), USER_KEYS, 'exactly the User fields: no passwordHash, no tokenVersion')
   t.equal(body.tokenType, 'Bearer')
   t.equal(body.expiresIn, 900)

@@ -71,6 +71,7 @@ export interface AuthResultBody {
   expiresIn: number
   refreshToken: string
   refreshExpiresIn: number
+  sessionId: string
 }
 
 export async function register (app: FastifyInstance, email = 'alice@example.com', password = PASSWORD): Promise<AuthResultBody> {

@@ -1,19 +1,27 @@
-// /v1/auth: register, login, refresh (rotating), logout (hybrid mode), logout-all and whoami.
+// /v1/auth: register, login, refresh (rotating, with reuse detection), logout (this session, the others, all) and whoami.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Problems } from '../../lib/problem'
 import { toUser } from '../../schemas/user'
 import { AuthResultSchema, LoginBodySchema, RefreshBodySchema, RegisterBodySchema, WhoamiSchema } from '../../schemas/auth'
 import {
-  bearerBadRequest, bearerProblems, bearerSecurity, bodyProblems, counted, ExampleProblems, jsonResponse, noContent, noSecurity,
+  bearerProblems, bearerSecurity, bodyProblems, counted, ExampleProblems, jsonResponse, noContent, noSecurity,
   problemResponse, rateLimited, tokenResponse, unavailable
 } from '../../schemas/responses'
 import type { AccountService, SignedIn } from '../../services/account-service'
+import type { SessionService } from '../../services/session-service'
+import { signInClient } from '../sign-in-client'
 
-export interface AuthRoutesOptions { accounts: AccountService }
+export interface AuthRoutesOptions { accounts: AccountService, sessions: SessionService }
+
+/** Where the logout routes say what ending a session does to the tokens already out. */
+const ENDED_SESSION_TOKENS = 'Refresh tokens of an ended session are refused at once (ERR_REFRESH_TOKEN_REVOKED). Its access tokens: in the ' +
+  'default REVOCATION_MODE=stateless they stay valid until they expire (ACCESS_TOKEN_TTL, 15 minutes by default), as nothing is ' +
+  'read to check one; with REVOCATION_MODE=hybrid they are refused at once on this instance, and on the others at once with ' +
+  'REDIS_URL or within REVOCATION_CACHE_TTL without it.'
 
 const authResult = ({ user, tokens }: SignedIn) => ({ user: toUser(user), tokenType: 'Bearer' as const, ...tokens })
 
-const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, { accounts }) => {
+const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, { accounts, sessions }) => {
   app.post('/register', {
     config: { rateLimitScope: 'register' },
     schema: {
@@ -37,7 +45,8 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, { a
       }
     }
   }, async (request, reply) => {
-    const signedIn = await accounts.register(request.body)
+    const { deviceName, ...input } = request.body
+    const signedIn = await accounts.register(input, signInClient(request, deviceName))
     return reply.code(201).header('cache-control', 'no-store').send(authResult(signedIn))
   })
 
@@ -63,7 +72,8 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, { a
       }
     }
   }, async (request, reply) => {
-    const signedIn = await accounts.login(request.body)
+    const { deviceName, ...input } = request.body
+    const signedIn = await accounts.login(input, signInClient(request, deviceName))
     return reply.header('cache-control', 'no-store').send(authResult(signedIn))
   })
 
@@ -72,17 +82,23 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, { a
     schema: {
       operationId: 'refreshTokens',
       tags: ['auth'],
-      summary: 'Exchange a refresh token for new tokens (the refresh token rotates)',
+      summary: 'Exchange a refresh token for new tokens (the refresh token rotates; a used one is refused)',
+      description: 'Each refresh token works once. Presented again within REFRESH_REUSE_GRACE (10 s by default) of its ' +
+        'exchange, as a client retrying after a lost answer or two tabs racing do, it gets the session\'s current tokens. ' +
+        'Presented later, one of its holders is not the client (RFC 9700 §4.14.2): the session ends, the answer is 401 ' +
+        'ERR_REFRESH_TOKEN_REUSED, and every refresh token of that session gets ERR_REFRESH_TOKEN_REVOKED from then on. ' +
+        'Clients keep only the newest refresh token, and send the user to the login screen on either code.',
       security: noSecurity(),
       body: RefreshBodySchema,
       response: {
         ...bodyProblems,
         ...counted({
           200: tokenResponse(AuthResultSchema, 'New access and refresh tokens'),
-          401: problemResponse('Refresh token invalid, expired, revoked, past the session lifetime, or its user disabled or gone', [
+          401: problemResponse('Refresh token invalid, expired, revoked (its session ended), used already (the session ends now), past the session lifetime, or its user disabled or gone', [
             Problems.invalidRefreshToken(),
             Problems.invalidRefreshToken('ERR_REFRESH_TOKEN_EXPIRED', 'The refresh token expired'),
             Problems.invalidRefreshToken('ERR_REFRESH_TOKEN_REVOKED', 'The session was revoked'),
+            Problems.refreshTokenReused(),
             Problems.invalidRefreshToken('ERR_SESSION_EXPIRED', 'The session reached its maximum age; log in again'),
             Problems.invalidRefreshToken('ERR_ACCOUNT_DISABLED', 'This account has been disabled')
           ]),
@@ -93,7 +109,7 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, { a
     }
   }, async (request, reply) => {
     const claims = await app.tokens.verify('refresh', request.body.refreshToken)
-    const signedIn = await accounts.refresh(claims)
+    const signedIn = await accounts.refresh(claims, signInClient(request))
     return reply.header('cache-control', 'no-store').send(authResult(signedIn))
   })
 
@@ -102,9 +118,10 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, { a
     schema: {
       operationId: 'logoutAll',
       tags: ['auth'],
-      summary: 'Revoke every session of the user (refresh tokens die now; access tokens within their TTL, or REVOCATION_CACHE_TTL in hybrid mode)',
+      summary: 'End every session of the user, this one included',
+      description: ENDED_SESSION_TOKENS,
       security: bearerSecurity(),
-      response: { 204: noContent('Every refresh token of the user is revoked'), ...bearerProblems, ...unavailable }
+      response: { 204: noContent('Every session of the user has ended'), ...bearerProblems, ...unavailable }
     }
   }, async (request, reply) => {
     await accounts.logoutAll(request.auth!.sub)
@@ -116,19 +133,28 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, { a
     schema: {
       operationId: 'logout',
       tags: ['auth'],
-      summary: 'Log out this session only: its access and refresh tokens stop at once (REVOCATION_MODE=hybrid)',
+      summary: 'End this session (this device) only',
+      description: ENDED_SESSION_TOKENS + ' Logging out an ended session again is a 204 too.',
       security: bearerSecurity(),
-      response: {
-        204: noContent('This session is revoked on every instance'),
-        ...bearerProblems,
-        ...bearerBadRequest('Malformed Authorization header (error="invalid_request"), or REVOCATION_MODE=stateless (ERR_REVOCATION_MODE: use logout-all)', [
-          Problems.revocationMode()
-        ]),
-        ...unavailable
-      }
+      response: { 204: noContent('This session has ended'), ...bearerProblems, ...unavailable }
     }
   }, async (request, reply) => {
-    await accounts.logout(request.auth!)
+    await sessions.logout(request.auth!)
+    return reply.code(204).send()
+  })
+
+  app.post('/logout-others', {
+    onRequest: app.authenticate,
+    schema: {
+      operationId: 'logoutOthers',
+      tags: ['auth'],
+      summary: 'End every session of the user except this one ("sign out other devices")',
+      description: ENDED_SESSION_TOKENS,
+      security: bearerSecurity(),
+      response: { 204: noContent('Every other session of the user has ended'), ...bearerProblems, ...unavailable }
+    }
+  }, async (request, reply) => {
+    await sessions.logoutOthers(request.auth!)
     return reply.code(204).send()
   })
 

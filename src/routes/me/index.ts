@@ -10,16 +10,20 @@ import {
 } from '../../schemas/responses'
 import { toUser } from '../../schemas/user'
 import type { AccountService } from '../../services/account-service'
+import type { SessionService } from '../../services/session-service'
 import { noStore } from '../no-store'
+import { signInClient } from '../sign-in-client'
+import meSessionsRoutes from './sessions'
 
-export interface MeRoutesOptions { accounts: AccountService }
+export interface MeRoutesOptions { accounts: AccountService, sessions: SessionService }
 
 const wrongPassword = { 403: problemResponse('The password given is not the current one (ERR_WRONG_PASSWORD)', [Problems.wrongPassword()]) }
 const userRef = Type.Ref('User')
 
-const meRoutes: FastifyPluginAsyncTypebox<MeRoutesOptions> = async (app, { accounts }) => {
+const meRoutes: FastifyPluginAsyncTypebox<MeRoutesOptions> = async (app, { accounts, sessions }) => {
   app.addHook('onRequest', app.authenticate)
   app.addHook('onSend', noStore)
+  await app.register(meSessionsRoutes, { sessions })
 
   app.get('/', {
     schema: {
@@ -44,7 +48,7 @@ const meRoutes: FastifyPluginAsyncTypebox<MeRoutesOptions> = async (app, { accou
     schema: {
       operationId: 'changePassword',
       tags: ['me'],
-      summary: 'Change the password; every other session is revoked and fresh tokens are returned',
+      summary: 'Change the password; every other session ends, and this one goes on with fresh tokens',
       security: bearerSecurity(),
       body: ChangePasswordBodySchema,
       response: personal({
@@ -62,7 +66,8 @@ const meRoutes: FastifyPluginAsyncTypebox<MeRoutesOptions> = async (app, { accou
       })
     }
   }, async (request) => {
-    const { user, tokens } = await accounts.changePassword(request.auth!.sub, request.body)
+    const { sub, sid } = request.auth!
+    const { user, tokens } = await accounts.changePassword(sub, request.body, { ...(sid !== undefined ? { sid } : {}), client: signInClient(request) })
     return { user: toUser(user), tokenType: 'Bearer' as const, ...tokens }
   })
 

@@ -10,6 +10,7 @@ import { toUser } from '../../schemas/user'
 import { AdminPatchBodySchema, LIST_LIMIT_DEFAULT, ListUsersQuerySchema, UserIdParamsSchema, UserListSchema } from '../../schemas/users'
 import { invalidCursor, type AdminService } from '../../services/admin-service'
 import { noStore } from '../no-store'
+import userSessionsRoutes from './sessions'
 
 export interface UsersRoutesOptions { admin: AdminService }
 
@@ -27,6 +28,7 @@ const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async (app, {
   // The claim alone would let a demoted, disabled or deleted admin act (and undo that) until its token expires.
   app.addHook('onRequest', async (request) => { await admin.actingAdmin(request.auth!.sub) })
   app.addHook('onSend', noStore)
+  await app.register(userSessionsRoutes, { admin })
 
   app.get('/', {
     schema: {

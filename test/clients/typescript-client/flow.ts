@@ -110,6 +110,7 @@ export async function accountFlow (t: Checks, options: FlowOptions): Promise<voi
   expectProblem(t, forbidden, 403, 'ERR_FORBIDDEN', 'GET /v1/users as a user')
   t.match(forbidden.response.headers.get('www-authenticate') ?? '', /error="insufficient_scope"/, '403: insufficient_scope')
 
+  await devicesFlow(t, options, client)
   await adminFlow(t, { ...options, adminEmail, adminPassword, userId: me.id, client, ended })
 
   // Log out everywhere: 204, the local tokens are gone, and the last refresh token is refused.
@@ -126,6 +127,43 @@ export async function accountFlow (t: Checks, options: FlowOptions): Promise<voi
   const deleted = await doomed.api.DELETE('/v1/me', { body: { password: PASSWORD } })
   t.equal(deleted.response.status, 204, 'DELETE /v1/me: 204')
   expectProblem(t, await doomed.api.GET('/v1/me'), 401, 'ERR_TOKEN_INVALID', 'the deleted account\'s token reads no account')
+}
+
+/**
+ * Two more devices: the sessions list shows them, one is signed out from this one, one logs itself out; a refresh token
+ * used twice (the server runs with REFRESH_REUSE_GRACE=0) ends its session with ERR_REFRESH_TOKEN_REUSED.
+ */
+async function devicesFlow (t: Checks, { baseUrl, email, log }: FlowOptions, client: TesseraClient): Promise<void> {
+  const tabletEnded: Problem[] = []
+  const tablet = createTesseraClient({ baseUrl, fetch: recordingFetch(log), onSessionEnded: (p) => tabletEnded.push(p) })
+  const tabletSession = expectData(t, await tablet.login({ email, password: NEW_PASSWORD, deviceName: 'Tablet' }), 'login on a tablet')
+  const phone = createTesseraClient({ baseUrl, fetch: recordingFetch(log) })
+  expectData(t, await phone.login({ email, password: NEW_PASSWORD, deviceName: 'Phone' }), 'login on a phone')
+
+  const devices = expectData(t, await client.api.GET('/v1/me/sessions'), 'GET /v1/me/sessions')
+  t.same(devices.items.slice(0, 2).map((s) => s.deviceName), ['Phone', 'Tablet'], 'the devices, most recent first')
+  t.equal(devices.items.filter((s) => s.current).length, 1, 'one session is the caller\'s')
+
+  const signedOut = await client.api.DELETE('/v1/me/sessions/{id}', { params: { path: { id: tabletSession.sessionId } } })
+  t.equal(signedOut.response.status, 204, 'DELETE /v1/me/sessions/{id}: 204')
+  t.equal(await tablet.refresh(), false, 'the tablet cannot refresh any more')
+  t.same(tabletEnded.map((p) => p.code), ['ERR_REFRESH_TOKEN_REVOKED'], 'the tablet is told its session ended')
+  expectProblem(t, await client.api.DELETE('/v1/me/sessions/{id}', { params: { path: { id: tabletSession.sessionId } } }),
+    404, 'ERR_SESSION_NOT_FOUND', 'an ended session')
+
+  // A copy of the phone's refresh token, used after the phone has refreshed: the session ends, for both holders.
+  const copy = phone.tokens()?.refreshToken ?? ''
+  t.equal(await phone.refresh(), true, 'the phone refreshes')
+  expectProblem(t, await phone.api.POST('/v1/auth/refresh', { body: { refreshToken: copy } }), 401, 'ERR_REFRESH_TOKEN_REUSED', 'the copy, used again')
+  t.equal(await phone.refresh(), false, 'the phone\'s own refresh token is refused too')
+
+  const laptop = createTesseraClient({ baseUrl, fetch: recordingFetch(log) })
+  expectData(t, await laptop.login({ email, password: NEW_PASSWORD }), 'login on a laptop')
+  const laptopRefresh = laptop.tokens()?.refreshToken ?? ''
+  t.same(await laptop.logout(), { error: undefined }, 'POST /v1/auth/logout: this device only')
+  t.equal(laptop.tokens(), null, 'logout: the client forgot the tokens')
+  expectProblem(t, await laptop.api.POST('/v1/auth/refresh', { body: { refreshToken: laptopRefresh } }), 401, 'ERR_REFRESH_TOKEN_REVOKED', 'refresh after logout')
+  t.ok(client.tokens() !== null && await client.refresh(), 'the first device is still signed in')
 }
 
 interface AdminFlowOptions extends FlowOptions {

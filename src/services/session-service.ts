@@ -1,0 +1,226 @@
+// Sessions: one per sign-in, a refresh is a compare-and-set on its counter (reuse detection, RFC 9700 §4.14.2), listed
+// and ended by their owner or an administrator. Read at sign-in, refresh and logout only, never by the access-token check.
+import { clientAddress } from '../lib/client-network'
+import { deviceLabel } from '../lib/device-label'
+import { newSessionId } from '../lib/ids'
+import { Errors } from '../errors'
+import type { Revocations } from '../revocation/revocations'
+import type { SessionEndReason, SessionRecord, UserRecord, UserStore } from '../store/user-store'
+import type { Clock } from '../clock'
+import type { RefreshClaims } from '../tokens/claims'
+import type { IssuedTokens, TokenIssuer } from '../tokens/token-issuer'
+
+/** What the sign-in request tells about the device: the name the client chose, else its User-Agent, and its address. */
+export interface SignInClient {
+  deviceName?: string
+  userAgent?: string
+  ip?: string
+}
+
+/** A user and the tokens just issued to them: what register, login, refresh and a password change return. */
+export interface SignedIn { user: UserRecord, tokens: IssuedTokens }
+
+/** A session as its owner sees it in the devices list. */
+export interface SessionView {
+  id: string
+  deviceName: string | null
+  createdAt: string
+  lastUsedAt: string
+  expiresAt: string
+  ip: string | null
+  current: boolean
+}
+
+interface Log { warn (obj: object, msg: string): void }
+
+export interface SessionServiceDeps {
+  store: UserStore
+  issuer: TokenIssuer
+  clock: Clock
+  /** SESSION_MAX_AGE, seconds from the login. */
+  sessionMaxAge: number
+  /** REFRESH_REUSE_GRACE, seconds; 0: a superseded refresh token always ends its session. */
+  reuseGrace: number
+  /** SESSIONS_PER_USER_MAX. */
+  maxPerUser: number
+  /** Seconds after which no token issued before now is still accepted (longestTokenLifetime): how long ended rows stay. */
+  tokenLifetime: number
+  /** REVOCATION_MODE=hybrid: ended sessions' access tokens are refused within seconds. */
+  revocations?: Revocations
+  log: Log
+}
+
+/** Ended and expired rows are purged at a sign-in or refresh, at most this often per instance. */
+const PURGE_INTERVAL_MS = 60 * 60 * 1000
+/** Rows deleted per statement, so a large backlog never holds locks for long. */
+const PURGE_BATCH = 1000
+
+const revoked = (detail = 'The session was logged out'): Error => Errors.invalidRefreshToken('ERR_REFRESH_TOKEN_REVOKED', detail)
+
+export class SessionService {
+  private lastPurge = Number.NEGATIVE_INFINITY
+
+  constructor (private readonly deps: SessionServiceDeps) {}
+
+  /** A sign-in (login, registration, or a refresh token from before sessions were recorded): a new session, counter 0. */
+  async start (user: UserRecord, authTime: number, client: SignInClient): Promise<SignedIn> {
+    const session = await this.deps.store.createSession({
+      id: newSessionId(),
+      userId: user.id,
+      authTime,
+      expiresAt: new Date((authTime + this.deps.sessionMaxAge) * 1000),
+      deviceName: client.deviceName ?? deviceLabel(client.userAgent),
+      ip: client.ip === undefined ? null : clientAddress(client.ip)
+    }, { maxPerUser: this.deps.maxPerUser })
+    this.purgeNowAndThen()
+    return this.issue(user, session)
+  }
+
+  /**
+   * Exchange a refresh token whose user the caller has checked (exists, enabled, token version, maximum age). The
+   * session's counter moves on only if it still equals the token's `ctr`, so of two uses of one token one rotates and
+   * the other is stale: within REFRESH_REUSE_GRACE of the rotation (a lost answer retried, two tabs racing) it gets
+   * tokens for the current counter; later, one of the token's holders is not the client, and the session ends.
+   */
+  async refresh (user: UserRecord, claims: RefreshClaims, client: SignInClient): Promise<SignedIn> {
+    if (claims.sid === undefined || claims.ctr === undefined) return await this.adopt(user, claims, client)
+    const now = this.deps.clock.now()
+    const ip = client.ip === undefined ? null : clientAddress(client.ip)
+    const result = await this.deps.store.rotateSession(claims.sid, claims.ctr, { ip, now: new Date(now) })
+    switch (result.outcome) {
+      case 'rotated':
+        this.purgeNowAndThen()
+        return this.issue(user, result.session)
+      case 'stale': {
+        const session = result.session
+        if (this.withinGrace(claims.ctr, session, now)) return this.issue(user, session)
+        await this.endOne(session.userId, session.id, 'refresh_token_reused')
+        this.deps.log.warn({ userId: session.userId, sid: session.id }, 'a superseded refresh token was used again: session ended')
+        throw Errors.refreshTokenReused()
+      }
+      case 'ended':
+        throw revoked()
+      case 'expired':
+        throw Errors.invalidRefreshToken('ERR_SESSION_EXPIRED', 'The session reached its maximum age; log in again')
+      case 'missing':
+        // A session recorded once and gone since: purged, which waits until no token of it can be valid.
+        throw revoked('The session no longer exists')
+    }
+  }
+
+  /** The user's active sessions, most recently used first; `current` marks the one of the caller's token. */
+  async list (userId: string, currentSid: string | undefined): Promise<SessionView[]> {
+    const sessions = await this.deps.store.listActiveSessions(userId, new Date(this.deps.clock.now()))
+    return sessions.map((s) => ({
+      id: s.id,
+      deviceName: s.deviceName,
+      createdAt: s.createdAt.toISOString(),
+      lastUsedAt: s.lastUsedAt.toISOString(),
+      expiresAt: s.expiresAt.toISOString(),
+      ip: s.lastIp ?? s.createdIp,
+      current: s.id === currentSid
+    }))
+  }
+
+  /** End one of the user's sessions (the devices list's "sign out"); 404 when it is unknown, another user's or ended. */
+  async end (userId: string, sid: string): Promise<void> {
+    if (!await this.endOne(userId, sid, 'logout')) throw Errors.sessionNotFound()
+  }
+
+  /**
+   * POST /v1/auth/logout: end the session of this access token, in every mode. Its refresh tokens stop at once; the
+   * access token is refused within seconds in hybrid mode, and lives out its TTL in stateless mode.
+   */
+  async logout (claims: { sub: string, sid?: string }): Promise<void> {
+    if (claims.sid === undefined) throw Errors.sessionlessToken()
+    if (await this.endOne(claims.sub, claims.sid, 'logout') || this.deps.revocations === undefined) return
+    // Hybrid mode issued sids before sessions had rows: record this one ended, so the hybrid check refuses it until purged.
+    const expiresAt = new Date(this.deps.clock.now() + this.deps.tokenLifetime * 1000)
+    await this.deps.store.recordEndedSession({ id: claims.sid, userId: claims.sub, expiresAt, reason: 'logout' })
+    this.deps.revocations.sessionEnded(claims.sid)
+  }
+
+  /** POST /v1/auth/logout-others: every session of the user but the caller's. */
+  async logoutOthers (claims: { sub: string, sid?: string }): Promise<void> {
+    if (claims.sid === undefined) throw Errors.sessionlessToken()
+    await this.endAllBut(claims.sub, 'logout_others', claims.sid)
+  }
+
+  /**
+   * End every session of a user whose token version the caller has just bumped (logout-all, password change or reset,
+   * disabling, a role change): the version already refuses their tokens in hybrid mode, so only the rows change.
+   */
+  async endAfterVersionBump (userId: string, reason: SessionEndReason, options: { except?: string } = {}): Promise<void> {
+    await this.deps.store.endUserSessions(userId, reason, options)
+  }
+
+  /** End every other session of the user; in hybrid mode each one's access tokens are refused at once. */
+  async endAllBut (userId: string, reason: SessionEndReason, except: string): Promise<void> {
+    const others = this.deps.revocations === undefined ? [] : await this.deps.store.listActiveSessions(userId)
+    await this.deps.store.endUserSessions(userId, reason, { except })
+    for (const session of others) if (session.id !== except) this.deps.revocations?.sessionEnded(session.id)
+  }
+
+  /**
+   * After a password change: the caller's session goes on with tokens for the new token version, at its current
+   * counter. Without one (a token from before sessions were recorded, or a session ended meanwhile) a new one starts.
+   */
+  async continueOrStart (user: UserRecord, sid: string | undefined, client: SignInClient): Promise<SignedIn> {
+    const session = sid === undefined ? null : await this.deps.store.findSession(sid)
+    const now = this.deps.clock.now()
+    if (session !== null && session.userId === user.id && session.endedAt === null && session.expiresAt.getTime() > now) {
+      return this.issue(user, session)
+    }
+    return await this.start(user, Math.floor(now / 1000), client)
+  }
+
+  private issue (user: UserRecord, session: SessionRecord): SignedIn {
+    return { user, tokens: this.deps.issuer.issue(user, { id: session.id, authTime: session.authTime, counter: session.counter }) }
+  }
+
+  /** The token is the one superseded by the last rotation, and it was superseded at most REFRESH_REUSE_GRACE ago. */
+  private withinGrace (ctr: number, session: SessionRecord, now: number): boolean {
+    const grace = this.deps.reuseGrace * 1000
+    return grace > 0 && ctr === session.counter - 1 && session.supersededAt !== null && now - session.supersededAt.getTime() <= grace
+  }
+
+  /** End one session of the user; in hybrid mode its access tokens are refused at once. False when there was none to end. */
+  private async endOne (userId: string, sid: string, reason: SessionEndReason): Promise<boolean> {
+    const ended = await this.deps.store.endSession(sid, reason, { userId })
+    if (ended) this.deps.revocations?.sessionEnded(sid)
+    return ended
+  }
+
+  /**
+   * A refresh token from before sessions were recorded (no `ctr`): it starts a session, so an upgrade logs nobody out.
+   * Such tokens cannot be told apart by counter; they expire within REFRESH_TOKEN_TTL of the upgrade. One whose sid
+   * was logged out in hybrid mode has an ended row (migration 004), and stays refused.
+   */
+  private async adopt (user: UserRecord, claims: RefreshClaims, client: SignInClient): Promise<SignedIn> {
+    if (claims.sid !== undefined) {
+      const known = await this.deps.store.findSession(claims.sid)
+      if (known !== null && known.endedAt !== null) throw revoked()
+    }
+    return await this.start(user, claims.auth_time, client)
+  }
+
+  /**
+   * Opportunistic: a failed purge is retried at a later sign-in; nothing waits for it. Only rows that ended or expired
+   * a token lifetime ago go: no token of theirs can still be valid, so forgetting them revives nothing.
+   */
+  private purgeNowAndThen (): void {
+    const now = this.deps.clock.now()
+    if (now - this.lastPurge < PURGE_INTERVAL_MS) return
+    this.lastPurge = now
+    const before = new Date(now - this.deps.tokenLifetime * 1000)
+    const purge = async (): Promise<void> => {
+      let deleted: number
+      do deleted = await this.deps.store.purgeSessions(before, PURGE_BATCH)
+      while (deleted === PURGE_BATCH)
+    }
+    purge().catch((err: unknown) => {
+      this.deps.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not purge past sessions; will retry')
+      this.lastPurge = Number.NEGATIVE_INFINITY
+    })
+  }
+}
