@@ -238,6 +238,64 @@ t.test('the SPA in Chromium, on another origin than Tessera', async (t) => {
     t.ok(existsSync(file), `screenshot: ${path.relative(REPO_ROOT, file)}`)
   })
 
+  await t.test('devices, in two browser contexts: one signs the other out, whose next refresh fails and shows its login screen', async (t) => {
+    const second = await chromium.launchPersistentContext(t.testdir(), {
+      executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_FLAGS, timeout: 30_000
+    })
+    t.teardown(() => second.close())
+    second.setDefaultTimeout(STEP_TIMEOUT_MS)
+    const tablet = second.pages()[0] ?? await second.newPage()
+    tablet.on('pageerror', (err) => problems.push(`second context, page error: ${err.message}`))
+    const signIn = async (): Promise<void> => {
+      await tablet.fill('#login-form [name=email]', email)
+      await tablet.fill('#login-form [name=password]', NEW_PASSWORD)
+      await tablet.click('#login-form button[type=submit]')
+      await tablet.waitForSelector('#screen-profile:visible')
+    }
+    await tablet.goto(spaOrigin)
+    await tablet.waitForSelector('body[data-ready="true"]')
+    await signIn()
+
+    await page.click('#tab-devices')
+    await page.waitForSelector('#devices-list li:nth-child(2)')
+    const rows = page.locator('#devices-list li')
+    t.equal(await rows.count(), 2, 'two devices: this context and the other')
+    t.equal(await page.locator('#devices-list li[data-current="true"]').count(), 1, 'one of them is this tab')
+    t.match(await page.textContent('#devices-list li[data-current="true"]'), /^Chrome on Linux · last used .* from 127\.0\.0\.1 · this device$/,
+      'named from the User-Agent, with its address')
+
+    const loads = Number(await page.getAttribute('#screen-devices', 'data-loads'))
+    await page.click('#devices-list li[data-current="false"] button')
+    await page.waitForSelector(`#screen-devices[data-loads="${loads + 1}"]`)
+    t.equal(await rows.count(), 1, 'only this device is left')
+    t.match(await message.textContent(), /^Signed out Chrome on Linux/)
+    // The tablet's refresh timer fires within 80 % of 3 s: the refresh is refused and the tab returns to its login screen.
+    await tablet.waitForSelector('#screen-login:visible')
+    t.equal(await tablet.textContent('#status'), 'Signed out', 'the signed-out device shows it')
+    t.ok((await activity(tablet)).some((line) => line.endsWith('Session ended: ERR_REFRESH_TOKEN_REVOKED')), 'because its refresh was refused')
+    t.same((await storage(tablet)).session, {}, 'and it dropped its refresh token')
+
+    await signIn()
+    await page.click('#tab-profile')
+    await page.click('#tab-devices')
+    await page.waitForSelector('#devices-list li:nth-child(2)')
+    await page.click('#logout-others')
+    await page.waitForSelector('#message:text("Other devices are signed out")')
+    await tablet.waitForSelector('#screen-login:visible')
+    t.pass('"Sign out other devices" signs the tablet out too')
+    t.ok(await page.isVisible('#screen-devices'), 'this tab stays signed in')
+
+    const refreshToken = (await storage(page)).session['tessera.refreshToken']
+    await page.click('#tab-logout')
+    await page.click('#logout')
+    await page.waitForSelector('#screen-login:visible')
+    t.equal(await message.textContent(), 'Logged out')
+    const refused = await fetch(`${tessera.baseUrl}/v1/auth/refresh`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ refreshToken })
+    })
+    t.equal(((await refused.json()) as { code: string }).code, 'ERR_REFRESH_TOKEN_REVOKED', '"Log out" ended this session')
+  })
+
   await t.test('the same page from an origin not in CORS_ORIGINS: the browser blocks the calls, the page says why', async (t) => {
     const stranger = createServer(await createSpaHandler({ tesseraUrl: tessera.baseUrl }))
     const strangerOrigin = await listen(stranger)

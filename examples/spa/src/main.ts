@@ -1,10 +1,10 @@
-// The SPA's screens: register, log in, profile (with the name form), password change, log out everywhere.
+// The SPA's screens: register, log in, profile (with the name form), password change, devices, log out.
 // Plain DOM: every text goes through textContent, never innerHTML, so nothing Tessera or a user sends becomes markup.
-import { NetworkError, ProblemError, Session, type Claims, type User } from './session'
+import { NetworkError, ProblemError, Session, type Claims, type Device, type User } from './session'
 
-type Screen = 'register' | 'login' | 'profile' | 'password' | 'logout'
+type Screen = 'register' | 'login' | 'profile' | 'password' | 'devices' | 'logout'
 const SIGNED_OUT: Screen[] = ['login', 'register']
-const SIGNED_IN: Screen[] = ['profile', 'password', 'logout']
+const SIGNED_IN: Screen[] = ['profile', 'password', 'devices', 'logout']
 
 function element<T extends HTMLElement> (selector: string): T {
   const found = document.querySelector<T>(selector)
@@ -65,6 +65,7 @@ function show (next: Screen): void {
     tab.setAttribute('aria-current', String(name === screen))
   }
   if (screen === 'profile') void loadProfile()
+  if (screen === 'devices') void loadDevices()
 }
 
 function renderStatus (): void {
@@ -96,6 +97,50 @@ async function loadProfile (): Promise<void> {
     profileLoads++
     element('#profile-loaded').textContent = `Loaded at ${new Date().toLocaleTimeString('en-GB')}`
     element('#screen-profile').dataset.loads = String(profileLoads)
+  } catch (err) {
+    sayError(err)
+  }
+}
+
+let deviceLoads = 0
+
+/** One row per signed-in device: its name, when it was last used and from where, and "Sign out" unless it is this tab. */
+function deviceRow (device: Device): HTMLLIElement {
+  const item = document.createElement('li')
+  item.dataset.sessionId = device.id
+  item.dataset.current = String(device.current)
+  const name = document.createElement('strong')
+  name.textContent = device.deviceName ?? 'Unknown device'
+  const details = document.createElement('span')
+  details.textContent = ` · last used ${new Date(device.lastUsedAt).toLocaleString('en-GB')}${device.ip === null ? '' : ` from ${device.ip}`}`
+  item.append(name, details)
+  if (device.current) {
+    const here = document.createElement('em')
+    here.textContent = ' · this device'
+    item.append(here)
+  } else {
+    const button = document.createElement('button')
+    button.type = 'button'
+    button.textContent = 'Sign out'
+    button.addEventListener('click', () => {
+      button.disabled = true
+      session.signOutDevice(device.id).then(async () => {
+        log(`Signed out ${device.deviceName ?? 'a device'}`)
+        say(`Signed out ${device.deviceName ?? 'the device'}: its next refresh fails`)
+        await loadDevices()
+      }, sayError)
+    })
+    item.append(' ', button)
+  }
+  return item
+}
+
+async function loadDevices (): Promise<void> {
+  try {
+    const devices = await session.devices()
+    element('#devices-list').replaceChildren(...devices.map(deviceRow))
+    deviceLoads++
+    element('#screen-devices').dataset.loads = String(deviceLoads)
   } catch (err) {
     sayError(err)
   }
@@ -144,6 +189,16 @@ onSubmit('#password-form', async ({ currentPassword, newPassword }) => {
 element('#reload-profile').addEventListener('click', () => { void loadProfile() })
 element('#logout-all').addEventListener('click', () => {
   session.logoutAll().then(() => say('Logged out everywhere'), sayError)
+})
+element('#logout').addEventListener('click', () => {
+  session.logout().then(() => say('Logged out'), sayError)
+})
+element('#logout-others').addEventListener('click', () => {
+  session.signOutOthers().then(async () => {
+    log('Signed out every other device')
+    say('Other devices are signed out')
+    await loadDevices()
+  }, sayError)
 })
 for (const name of [...SIGNED_OUT, ...SIGNED_IN]) {
   element(`#tab-${name}`).addEventListener('click', () => {

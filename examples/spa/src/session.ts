@@ -18,6 +18,18 @@ export interface AuthResult {
   expiresIn: number
   refreshToken: string
   refreshExpiresIn: number
+  sessionId: string
+}
+
+/** One signed-in device of the user (GET /v1/me/sessions). */
+export interface Device {
+  id: string
+  deviceName: string | null
+  createdAt: string
+  lastUsedAt: string
+  expiresAt: string
+  ip: string | null
+  current: boolean
 }
 
 export interface Claims { sub: string, role: string, iat: number, exp: number, jti: string }
@@ -98,11 +110,34 @@ export class Session {
     return this.start(await this.request<AuthResult>('PUT', '/v1/me/password', body))
   }
 
+  /** This tab's session ends: its refresh token is refused from now on (its access token lives out its minutes). */
+  async logout (): Promise<void> {
+    await this.request<undefined>('POST', '/v1/auth/logout')
+    this.clear()
+    this.events.onLog('Logged out: this session has ended')
+    this.events.onChange(null)
+  }
+
   async logoutAll (): Promise<void> {
     await this.request<undefined>('POST', '/v1/auth/logout-all')
     this.clear()
     this.events.onLog('Logged out everywhere: every refresh token of this account is revoked')
     this.events.onChange(null)
+  }
+
+  /** The user's signed-in devices, most recently used first; `current` is this tab. */
+  async devices (): Promise<Device[]> {
+    return (await this.request<{ items: Device[] }>('GET', '/v1/me/sessions')).items
+  }
+
+  /** Sign one device out: its next refresh fails and sends it to its login screen. */
+  async signOutDevice (id: string): Promise<void> {
+    await this.request<undefined>('DELETE', `/v1/me/sessions/${encodeURIComponent(id)}`)
+  }
+
+  /** Every other device of the user is signed out; this tab goes on. */
+  async signOutOthers (): Promise<void> {
+    await this.request<undefined>('POST', '/v1/auth/logout-others')
   }
 
   /** A call with the access token; on a 401 invalid_token, one refresh (shared) and one retry. */
@@ -131,7 +166,9 @@ export class Session {
       return true
     } catch (err) {
       if (err instanceof ProblemError && err.problem.status === 401) {
-        // Revoked (logout-all, password change elsewhere), expired, or the account is disabled: sign out here too.
+        // Ended (logged out, signed out from another device, logout-all, password change elsewhere), reused
+        // (ERR_REFRESH_TOKEN_REUSED: a copy of the refresh token was used, so Tessera ended the session), expired, or
+        // the account is disabled: sign out here too.
         this.clear()
         this.events.onLog(`Session ended: ${err.problem.code}`)
         this.events.onChange(null)
