@@ -8,7 +8,7 @@ import { parse } from 'yaml'
 import { ManualClock } from '../src/clock'
 import { createSqliteStore } from '../src/store/sqlite-store'
 import { StoreUnavailableError, type UserStore } from '../src/store/user-store'
-import { bearer, build, PASSWORD, register, registerAdmin, START } from './helper'
+import { bearer, build, PASSWORD, register, registerAdmin, START } from './support/app'
 
 interface Response { headers?: Record<string, unknown>, content?: Record<string, { examples?: Record<string, unknown> }> }
 interface Operation { operationId?: string, responses?: Record<string, Response> }

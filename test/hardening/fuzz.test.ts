@@ -195,7 +195,7 @@ t.test(`bodies: every endpoint answers any JSON with success or a documented 4xx
     { method: 'POST', path: '/v1/auth/refresh', bearer: false, body: bodies({ refreshToken: fieldValue(refreshToken) }) },
     { method: 'PATCH', path: '/v1/me', bearer: true, body: bodies({ name: fieldValue(fc.option(fc.string({ maxLength: 100 }))) }) },
     { method: 'PUT', path: '/v1/me/password', bearer: true, body: bodies({ currentPassword: fieldValue(fc.oneof(fc.constant(CURRENT), password)), newPassword: fieldValue(password) }) },
-    // Never the right password: a deleted alice would end the run; deletion itself is covered in test/routes/me.
+    // Never the right password: a deleted alice would end the run; deletion itself is covered in test/routes/me/.
     { method: 'DELETE', path: '/v1/me', bearer: true, body: bodies({ password: fieldValue(fc.string({ minLength: 1 })) }) }
   ]
 

@@ -5,9 +5,9 @@ import type { Test } from 'tap'
 import { ManualClock } from '../../src/clock'
 import { createSqliteStore } from '../../src/store/sqlite-store'
 import type { UserStore } from '../../src/store/user-store'
-import { captureLogs } from '../recovery/mail-helper'
+import { captureLogs } from '../support/mail'
 import { postgresStore } from '../store/pg-helper'
-import { assertProblem, bearer, build, PASSWORD, register, registerAdmin, START } from '../helper'
+import { assertProblem, bearer, build, PASSWORD, register, registerAdmin, START } from '../support/app'
 
 interface FieldError { path: string, message: string }
 const errorsOf = (res: LightMyRequestResponse): FieldError[] => res.json<{ errors: FieldError[] }>().errors

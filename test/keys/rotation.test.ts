@@ -6,7 +6,7 @@ import type { JwtAlg } from '../../src/keys/key'
 import { register } from '../support/app'
 import {
   assertInvalidToken, buildWithDir, dirKeys, filesIn, jwks, jwksKids, keysCli, listedStates, login, refresh, tokenHeader, verifiesWithJwks, whoami
-} from './key-helper'
+} from '../support/keys'
 
 const S = 1000
 const M = 60 * S

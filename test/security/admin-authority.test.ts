@@ -2,7 +2,7 @@
 // token; a role change revokes sessions; the last enabled administrator cannot be demoted, disabled or deleted.
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import t from 'tap'
-import { assertProblem, bearer, build, PASSWORD, register, registerAdmin, type AuthResultBody } from '../helper'
+import { assertProblem, bearer, build, PASSWORD, register, registerAdmin, type AuthResultBody } from '../support/app'
 
 const patch = (app: FastifyInstance, token: string, id: string, payload: { role?: 'user' | 'admin', disabled?: boolean }): Promise<LightMyRequestResponse> =>
   app.inject({ method: 'PATCH', url: `/v1/users/${id}`, headers: bearer(token), payload })

@@ -1,6 +1,6 @@
 // Audit issue 12, finding 12: answers carrying an account or a list of them are never stored by a cache.
 import t from 'tap'
-import { bearer, build, PASSWORD, register, registerAdmin } from '../helper'
+import { bearer, build, PASSWORD, register, registerAdmin } from '../support/app'
 
 t.test('finding 12: /v1/me and the admin user routes send Cache-Control: no-store', async (t) => {
   const ctx = await build(t)

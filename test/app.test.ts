@@ -1,3 +1,4 @@
+// buildApp (src/app.ts) in one breath: the plugins and routes it wires answer a registration, then a whoami.
 import t from 'tap'
 import { bearer, build, register } from './support/app'
 

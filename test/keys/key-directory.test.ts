@@ -16,7 +16,7 @@ import { createKeyProvider } from '../../src/keys/key-provider'
 import { PasswordHasher } from '../../src/lib/password-hasher'
 import { createSqliteStore } from '../../src/store/sqlite-store'
 import { register, START, testConfig } from '../support/app'
-import { assertInvalidToken, buildWithDir, dirKeys, filesIn, jwks, keysCli, login, recordingLogger, tokenHeader, whoami } from './key-helper'
+import { assertInvalidToken, buildWithDir, dirKeys, filesIn, jwks, keysCli, login, recordingLogger, tokenHeader, whoami } from '../support/keys'
 
 const REPO_ROOT = resolve(__dirname, '..', '..')
 const ASYMMETRIC: Array<Exclude<JwtAlg, 'HS256'>> = ['EdDSA', 'ES256', 'RS256']

@@ -1,6 +1,6 @@
 // POST /v1/auth/register: the AuthResult, email normalisation, password policy, strict bodies and concurrent sign-ups.
 import t from 'tap'
-import { assertProblem, build, PASSWORD, type AuthResultBody } from '../support/app'
+import { assertProblem, build, PASSWORD, type AuthResultBody } from '../../support/app'
 
 const URL = '/v1/auth/register'
 const USER_KEYS = ['createdAt', 'disabled', 'email', 'emailVerified', 'id', 'name', 'role', 'updatedAt']

@@ -1,8 +1,8 @@
 // /v1/me: read and edit the profile, change the password, delete the account; every route needs a Bearer token.
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { assertProblem, bearer, build, PASSWORD, register, type AuthResultBody } from '../support/app'
-import { NEW_PASSWORD } from '../support/passwords'
+import { assertProblem, bearer, build, PASSWORD, register, type AuthResultBody } from '../../support/app'
+import { NEW_PASSWORD } from '../../support/passwords'
 
 
 const login = (app: FastifyInstance, password: string) =>

@@ -5,10 +5,10 @@ import { newSessionId } from '../../src/lib/ids'
 import { createSmtpMailer } from '../../src/mail/smtp-mailer'
 import type { UserStore } from '../../src/store/user-store'
 import { TokenIssuer, tokenSettings } from '../../src/tokens/token-issuer'
-import { assertProblem, bearer, build, PASSWORD, register, START } from '../helper'
+import { assertProblem, bearer, build, PASSWORD, register, START } from '../support/app'
 import { postgresStore } from '../store/pg-helper'
-import { buildWithMail, forgot, isReset, isVerify, login, post, type MailContext } from './mail-helper'
-import { startSmtpSink } from './smtp-sink'
+import { buildWithMail, forgot, isReset, isVerify, login, post, type MailContext } from '../support/mail'
+import { startSmtpSink } from '../support/smtp-sink'
 
 /** Strings the audit registered as accounts of their own, and that nodemailer then read as lists or display names. */
 const HOSTILE = [

@@ -1,8 +1,8 @@
 // Mail routes are rate limited per client address and per mailbox, so nobody can make Tessera flood an inbox.
 import { randomInt } from 'node:crypto'
 import t from 'tap'
-import { assertProblem, bearer, register } from '../support/app'
-import { buildWithMail, forgot, isReset } from './mail-helper'
+import { assertProblem, bearer, register } from '../../support/app'
+import { buildWithMail, forgot, isReset } from '../../support/mail'
 
 const randomIp = (): string => `10.${randomInt(256)}.${randomInt(256)}.${randomInt(1, 255)}`
 

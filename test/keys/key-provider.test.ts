@@ -4,7 +4,7 @@
 import t, { type Test } from 'tap'
 import { ManualClock } from '../../src/clock'
 import { register, START } from '../support/app'
-import { assertInvalidToken, buildWithDir, dirKeys, jwksKids, keysCli, tokenHeader, whoami, type DirApp } from './key-helper'
+import { assertInvalidToken, buildWithDir, dirKeys, jwksKids, keysCli, tokenHeader, whoami, type DirApp } from '../support/keys'
 
 /** Two instances on one fresh key directory; the first one generates the key, the second finds it. */
 async function twoInstances (t: Test, env: Record<string, string> = {}): Promise<[DirApp, DirApp]> {

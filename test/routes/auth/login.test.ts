@@ -1,10 +1,10 @@
 // POST /v1/auth/login: success, one indistinguishable 401 for every bad credential, disabled accounts, rehash on login.
 import t from 'tap'
 import type { LightMyRequestResponse } from 'fastify'
-import { ManualClock } from '../../src/clock'
-import type * as hasherModule from '../../src/lib/password-hasher'
-import { createSqliteStore } from '../../src/store/sqlite-store'
-import { assertProblem, bearer, build, PASSWORD, register, START, type AuthResultBody } from '../support/app'
+import { ManualClock } from '../../../src/clock'
+import type * as hasherModule from '../../../src/lib/password-hasher'
+import { createSqliteStore } from '../../../src/store/sqlite-store'
+import { assertProblem, bearer, build, PASSWORD, register, START, type AuthResultBody } from '../../support/app'
 
 const URL = '/v1/auth/login'
 
@@ -155,7 +155,7 @@ t.test('finding 4: across an argon2 parameter change, an unknown email does the 
   // Work is counted, not timed: equal parameter sets are equal cost, on any machine.
   const argon2 = await import('argon2')
   const performed: string[] = []
-  const { PasswordHasher: Spied } = t.mockRequire<typeof hasherModule>('../../src/lib/password-hasher', {
+  const { PasswordHasher: Spied } = t.mockRequire<typeof hasherModule>('../../../src/lib/password-hasher', {
     argon2: {
       ...argon2,
       verify: (digest: string, password: string) => {

@@ -1,6 +1,6 @@
 // REVOCATION_MODE, REVOCATION_CACHE_SIZE and REVOCATION_CACHE_TTL: defaults (stateless), parsing, and what start-up refuses.
 import t from 'tap'
-import { ConfigError, loadConfig } from '../../src/config'
+import { ConfigError, loadConfig } from '../src/config'
 
 const base = { DATABASE_URL: 'sqlite::memory:' }
 

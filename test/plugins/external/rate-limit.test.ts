@@ -3,8 +3,8 @@
 import { randomInt } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import t from 'tap'
-import { assertProblem, bearer, build, PASSWORD, register } from '../support/app'
-import { REDIS_URL, requireService } from '../support/services'
+import { assertProblem, bearer, build, PASSWORD, register } from '../../support/app'
+import { REDIS_URL, requireService } from '../../support/services'
 
 /** A fresh client address per run, so counters from other runs (Redis keeps them) never interfere. */
 const randomIp = (): string => `10.${randomInt(256)}.${randomInt(256)}.${randomInt(1, 255)}`

@@ -2,11 +2,11 @@
 import { createSigner } from 'fast-jwt'
 import type { FastifyInstance } from 'fastify'
 import t from 'tap'
-import { assertProblem, bearer, PASSWORD, register, type AuthResultBody } from '../support/app'
+import { assertProblem, bearer, PASSWORD, register, type AuthResultBody } from '../../support/app'
 import {
   buildWithMail, decodeJwt, forgot, isReset, isVerify, login, NEW_PASSWORD, resetPassword, VERIFY_SUBJECT, verifyEmail
-} from './mail-helper'
-import { tokenFromLink } from './smtp-sink'
+} from '../../support/mail'
+import { tokenFromLink } from '../../support/smtp-sink'
 
 const EMAIL = 'alice@example.com'
 const resend = (ctx: { app: FastifyInstance }, token: string, remoteAddress = '127.0.0.1') =>

@@ -14,7 +14,7 @@ import { createKeyProvider, type KeyProvider } from '../../src/keys/key-provider
 import { PasswordHasher } from '../../src/lib/password-hasher'
 import { createSqliteStore } from '../../src/store/sqlite-store'
 import type { UserStore } from '../../src/store/user-store'
-import { PASSWORD, START, testConfig, type AuthResultBody } from '../support/app'
+import { PASSWORD, START, testConfig, type AuthResultBody } from './app'
 
 export interface LogLine { level: 'info' | 'error', obj: object, msg: string }
 

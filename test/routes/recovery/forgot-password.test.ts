@@ -1,14 +1,14 @@
 // POST /v1/auth/password/forgot tells nothing: same answer and work for unknown addresses, no waiting on SMTP, a dead SMTP server is not a 500.
-import { signatures } from '../support/crypto-calls' // first: it must wrap node:crypto before fast-jwt loads
+import { signatures } from '../../support/crypto-calls' // first: it must wrap node:crypto before fast-jwt loads
 import { createServer, type AddressInfo } from 'node:net'
 import t from 'tap'
-import { createSmtpMailer } from '../../src/mail/smtp-mailer'
-import { createSqliteStore } from '../../src/store/sqlite-store'
-import type { UserStore } from '../../src/store/user-store'
-import { ManualClock } from '../../src/clock'
-import { assertProblem, build, PASSWORD, register, START } from '../support/app'
-import { buildWithMail, captureLogs, forgot, isReset, isVerify, TrackedMailer } from './mail-helper'
-import { startSmtpSink, tokenFromLink } from './smtp-sink'
+import { createSmtpMailer } from '../../../src/mail/smtp-mailer'
+import { createSqliteStore } from '../../../src/store/sqlite-store'
+import type { UserStore } from '../../../src/store/user-store'
+import { ManualClock } from '../../../src/clock'
+import { assertProblem, build, PASSWORD, register, START } from '../../support/app'
+import { buildWithMail, captureLogs, forgot, isReset, isVerify, TrackedMailer } from '../../support/mail'
+import { startSmtpSink, tokenFromLink } from '../../support/smtp-sink'
 
 /** The response as a client sees it, minus what differs on every request anyway. */
 const visible = (res: { statusCode: number, headers: Record<string, unknown>, body: string }) => {

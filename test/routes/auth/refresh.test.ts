@@ -1,7 +1,7 @@
 // POST /v1/auth/refresh and logout-all: rotation, expiry with clock tolerance, absolute session lifetime, revocation.
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { assertProblem, bearer, build, PASSWORD, register, registerAdmin, type AuthResultBody } from '../support/app'
+import { assertProblem, bearer, build, PASSWORD, register, registerAdmin, type AuthResultBody } from '../../support/app'
 
 const MINUTE = 60_000
 

@@ -7,8 +7,8 @@ import type { ManualClock } from '../../src/clock'
 import type { Mailer, MailMessage } from '../../src/mail/mailer'
 import type { UserStore } from '../../src/store/user-store'
 import { createSmtpMailer } from '../../src/mail/smtp-mailer'
-import { build, testConfig, type TestContext } from '../support/app'
-import { NEW_PASSWORD } from '../support/passwords'
+import { build, testConfig, type TestContext } from './app'
+import { NEW_PASSWORD } from './passwords'
 import { startSmtpSink, type Delivered, type SmtpSink } from './smtp-sink'
 
 export { NEW_PASSWORD }

@@ -1,7 +1,7 @@
 // With no SMTP_URL (the embedded default) mail is written to the log at info with its link, and nothing secret goes with it.
 import t from 'tap'
 import { build, PASSWORD, register } from '../support/app'
-import { captureLogs, forgot, login, NEW_PASSWORD, resetPassword, verifyEmail } from './mail-helper'
+import { captureLogs, forgot, login, NEW_PASSWORD, resetPassword, verifyEmail } from '../support/mail'
 
 const MAIL_MSG = 'mail not sent (no SMTP_URL): written to the log instead'
 

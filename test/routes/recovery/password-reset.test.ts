@@ -1,12 +1,12 @@
 // Password reset through a real SMTP server: forgot → mail → reset → login, single use, expiry, and token types kept apart.
 import { createSigner } from 'fast-jwt'
 import t from 'tap'
-import { passwordFingerprint } from '../../src/tokens/link-tokens'
-import { assertProblem, bearer, makeKey, PASSWORD, register } from '../support/app'
+import { passwordFingerprint } from '../../../src/tokens/link-tokens'
+import { assertProblem, bearer, makeKey, PASSWORD, register } from '../../support/app'
 import {
   buildWithMail, decodeJwt, forgot, isReset, isVerify, login, NEW_PASSWORD, refresh, RESET_SUBJECT, resetPassword, verifyEmail
-} from './mail-helper'
-import { tokenFromLink } from './smtp-sink'
+} from '../../support/mail'
+import { tokenFromLink } from '../../support/smtp-sink'
 
 const EMAIL = 'alice@example.com'
 const SECOND = 1000

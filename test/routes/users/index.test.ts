@@ -1,7 +1,7 @@
 // /v1/users: admin-only listing with keyset pagination, lookup, role and disable changes, deletion.
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { assertProblem, bearer, build, PASSWORD, register, registerAdmin, type AuthResultBody, type TestContext } from '../support/app'
+import { assertProblem, bearer, build, PASSWORD, register, registerAdmin, type AuthResultBody, type TestContext } from '../../support/app'
 
 type User = AuthResultBody['user']
 interface Page { items: User[], nextCursor: string | null }

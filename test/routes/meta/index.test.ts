@@ -1,9 +1,9 @@
 // Public routes: health probes, the JWKS with caching headers, the not-found problem, the OpenAPI document and Swagger UI.
 import t from 'tap'
-import { ManualClock } from '../../src/clock'
-import { createSqliteStore } from '../../src/store/sqlite-store'
-import { StoreUnavailableError, type UserStore } from '../../src/store/user-store'
-import { assertProblem, build, START } from '../support/app'
+import { ManualClock } from '../../../src/clock'
+import { createSqliteStore } from '../../../src/store/sqlite-store'
+import { StoreUnavailableError, type UserStore } from '../../../src/store/user-store'
+import { assertProblem, build, START } from '../../support/app'
 
 /** A store that works except that `ping` fails: a Proxy delegates everything else to the real one. */
 function storeWithFailingPing (real: UserStore, failure: () => Promise<void>): UserStore {
