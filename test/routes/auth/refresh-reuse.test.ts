@@ -2,11 +2,11 @@
 // counter; a superseded token within REFRESH_REUSE_GRACE gets the current tokens, later it ends the session.
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import t, { type Test } from 'tap'
-import { ManualClock } from '../../src/clock'
-import { createPostgresStore } from '../../src/store/postgres-store'
-import type { UserStore } from '../../src/store/user-store'
-import { assertProblem, bearer, build, PASSWORD, register, START, type AuthResultBody, type TestContext } from '../support/app'
-import { testDatabase } from '../support/postgres'
+import { ManualClock } from '../../../src/clock'
+import { createPostgresStore } from '../../../src/store/postgres-store'
+import type { UserStore } from '../../../src/store/user-store'
+import { assertProblem, bearer, build, PASSWORD, register, START, type AuthResultBody, type TestContext } from '../../support/app'
+import { testDatabase } from '../../support/postgres'
 
 const refresh = (app: FastifyInstance, refreshToken: string): Promise<LightMyRequestResponse> =>
   app.inject({ method: 'POST', url: '/v1/auth/refresh', payload: { refreshToken } })

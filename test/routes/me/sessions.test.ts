@@ -3,8 +3,8 @@
 import { createSigner } from 'fast-jwt'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import t from 'tap'
-import { assertProblem, bearer, build, PASSWORD, register, registerAdmin, type AuthResultBody } from '../support/app'
-import { NEW_PASSWORD } from '../support/passwords'
+import { assertProblem, bearer, build, PASSWORD, register, registerAdmin, type AuthResultBody } from '../../support/app'
+import { NEW_PASSWORD } from '../../support/passwords'
 
 const FIREFOX = 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0'
 const IPHONE = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1'
