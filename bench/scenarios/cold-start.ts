@@ -1,5 +1,6 @@
 // Scenario 6: process start to the first 200 from /health/live, and resident memory once started and one whoami
 // answered — Tessera against plain Fastify + @fastify/jwt.
+import { cpus } from 'node:os'
 import path from 'node:path'
 import { rssBytes, startServer, type ServerSpec } from '../lib/processes'
 import { count, fmt, fmtInt, tempDir, type BenchContext, type Scenario, type ScenarioOutcome, type ScenarioResult } from '../lib/scenario'
@@ -131,7 +132,8 @@ function markdown (result: ScenarioResult): string {
     '`dist/server.js`, as `npm start` does, and the peer bundled by esbuild into `bench/dist/`.',
     '',
     `**Noise.** Tessera's starts ranged from ${fmtInt(d.tessera.min)} to ${fmtInt(d.tessera.max)} ms, Fastify's from ${fmtInt(d.fastify.min)} to ${fmtInt(d.fastify.max)} ms; ` +
-      'polling adds up to 5 ms. RSS is read once per start, with no GC first, so it includes garbage not yet collected.'
+      'polling adds up to 5 ms. RSS is read once per start, with no GC first, so it includes garbage not yet collected. ' +
+      `Load average (1 min) ${fmt(result.loadAvg.before)} before, ${fmt(result.loadAvg.after)} after, on ${cpus().length} cores${result.loadAvg.before > cpus().length / 2 ? ': start-up times stretch with it, the peer\'s as much as Tessera\'s.' : '.'}`
   ].join('\n')
 }
 

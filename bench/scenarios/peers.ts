@@ -1,4 +1,5 @@
 // Scenario 2: Tessera's whoami against the same route on the usual Node.js stacks, one server at a time.
+import { cpus } from 'node:os'
 import path from 'node:path'
 import type { JwtAlg } from '../../src/keys/key'
 import { bearerGets, runLoad, type LoadSample } from '../lib/load'
@@ -142,7 +143,8 @@ function markdown (result: ScenarioResult): string {
     '| --- | ---: | ---: | ---: | ---: | ---: | --- |',
     ...targets.map((t) => `| ${t.label} | ${fmtInt(t.rps.median)} | ${fmtInt(t.rps.min)} | ${fmt(t.p99Ms.median, 0)} | ${t.id === 'tessera' ? '1.00' : fmt(t.tesseraRatio.median)} | ${t.id === 'tessera' ? '—' : fmt(t.tesseraRatio.min)} | ${verdict(t)} |`),
     '',
-    `**Noise.** Between rounds, one stack's req/s moved by ${targets.map((t) => `${pct(disagreement(t.rps))} (${t.id})`).join(', ')} of its median.`
+    `**Noise.** Between rounds, one stack's req/s moved by ${targets.map((t) => `${pct(disagreement(t.rps))} (${t.id})`).join(', ')} of its median. ` +
+      `Load average (1 min) ${fmt(result.loadAvg.before)} before, ${fmt(result.loadAvg.after)} after, on ${cpus().length} cores${result.loadAvg.before > cpus().length / 2 ? ': other work shared the machine.' : '.'}`
   ].join('\n')
 }
 
