@@ -2,7 +2,6 @@
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Config } from './config'
-import { preloadCommonPasswords } from './lib/password-policy'
 import { wellFormedInput } from './lib/well-formed-input'
 import authPlugin from './plugins/auth'
 import cors from './plugins/external/cors'
@@ -38,7 +37,6 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   const services = await createServices(config, { ...deps, log: app.log })
   app.addHook('onClose', async () => { await services.close() })
   const { clock, keys, revocations, accounts, admin, recovery, sessions } = services
-  preloadCommonPasswords()
 
   await app.register(problemsPlugin, { realm: REALM })
   await app.register(securityHeaders)

@@ -38,10 +38,25 @@ export interface HttpTimeouts {
  */
 export const HTTP_TIMEOUTS: HttpTimeouts = { headersMs: 10_000, requestMs: 30_000, idleMs: 60_000, checkIntervalMs: 1000 }
 
-/** Never log credentials: the Authorization header, passwords, tokens (see the no-leak test). */
+/** Fields that hold a credential wherever they appear. */
+const SECRET_FIELDS = ['password', 'currentPassword', 'newPassword', 'refreshToken', 'accessToken', 'passwordHash']
+/**
+ * Every key an object is logged under: Fastify's `req`, `res` and `err`, and ours (`err`, `mail`; the other
+ * log calls pass plain scalars such as `code`, `status`, `kid`). Request bodies are never logged (the `req`
+ * serializer below keeps method, URL and IP).
+ */
+const LOGGED_OBJECTS = ['req', 'res', 'err', 'mail']
+
+/**
+ * Never log credentials: the Authorization header, passwords, tokens (see the no-leak test). Exact paths, not
+ * `*.password`: a leading wildcard makes pino run a redacting JSON.stringify over every binding of every
+ * child logger, and Fastify makes one child per request, even when nothing is logged: about 7 µs a request in
+ * a micro-benchmark, against about 1 µs with exact paths, which give the same protection under the keys above.
+ * A log call that logs an object under another key must add that key to LOGGED_OBJECTS.
+ */
 export const REDACT_PATHS = [
   'req.headers.authorization', 'req.headers.cookie', 'headers.authorization', 'err.rawPacket',
-  '*.password', '*.currentPassword', '*.newPassword', '*.refreshToken', '*.accessToken', '*.passwordHash'
+  ...LOGGED_OBJECTS.flatMap((key) => SECRET_FIELDS.map((field) => `${key}.${field}`))
 ]
 
 export function loggerOptions (config: Config): FastifyServerOptions['logger'] {

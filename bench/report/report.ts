@@ -81,10 +81,16 @@ export async function writeReport (paths: ReportPaths): Promise<void> {
     ''
   )
 
+  // Only the scenarios of the last run (run.json): ratios from different runs, on a machine whose load
+  // changed between them, must not sit side by side. Results of earlier runs stay in their JSON files.
+  const inRun = meta === null ? null : new Set(meta.scenarios.map((s) => s.id))
   const results: Array<ScenarioResult | FailedScenario> = []
   for (const scenario of SCENARIOS) {
     const result = readJson<ScenarioResult | FailedScenario>(path.join(paths.resultsDir, `${scenario.id}.json`))
-    if (result !== null) results.push(result)
+    if (result !== null && (inRun === null || inRun.has(result.id))) results.push(result)
+  }
+  if (inRun !== null && inRun.size < SCENARIOS.length) {
+    out.push(`This run covered ${SCENARIOS.filter((s) => inRun.has(s.id)).map((s) => s.title).join(', ')} (\`--only\`); the other scenarios are left out.`, '')
   }
 
   out.push('## Targets', '', '| Target | Goal | Measured | Verdict |', '| --- | --- | --- | --- |')
@@ -101,7 +107,7 @@ export async function writeReport (paths: ReportPaths): Promise<void> {
     const result = results.find((r) => r.id === scenario.id)
     out.push(`## ${scenario.title}`, '')
     if (result === undefined) {
-      out.push('Not run yet.', '')
+      out.push(inRun !== null && !inRun.has(scenario.id) ? 'Not in this run.' : 'Not run yet.', '')
       continue
     }
     out.push(`**Method.** ${scenario.method}`, '')

@@ -1,8 +1,9 @@
 // Scenario 2: Tessera's whoami against the same route on the usual Node.js stacks, one server at a time.
+import { cpus } from 'node:os'
 import path from 'node:path'
 import type { JwtAlg } from '../../src/keys/key'
 import { bearerGets, runLoad, type LoadSample } from '../lib/load'
-import { HEALTH_PATH, startServer, type ServerSpec } from '../lib/processes'
+import { getStatus, HEALTH_PATH, startServer, type RunningServer, type ServerSpec } from '../lib/processes'
 import { fmt, fmtInt, pct, seconds, tempDir, type BenchContext, type Scenario, type ScenarioOutcome, type ScenarioResult } from '../lib/scenario'
 import { disagreement, spread, type Spread } from '../lib/stats'
 import { checkToken, tesseraSpec, WHOAMI_PATH } from '../lib/tessera'
@@ -22,6 +23,8 @@ interface Target {
   script?: string
   /** Tessera ÷ this target must be at least this much (the "tessera" row has none). */
   minRatio?: number
+  /** The peer checks no token, so it cannot echo the token's claims: only its 200 is checked before the load. */
+  noCheck?: boolean
 }
 
 const TARGETS: Target[] = [
@@ -29,7 +32,9 @@ const TARGETS: Target[] = [
   { id: 'passport-hs256', label: 'Express + passport-jwt (HS256)', alg: 'HS256', path: '/whoami', script: 'bench/peers/express-passport.ts', minRatio: 1 },
   { id: 'passport-es256', label: 'Express + passport-jwt (ES256)', alg: 'ES256', path: '/whoami', script: 'bench/peers/express-passport.ts', minRatio: 1 },
   { id: 'express-jwt-hs256', label: 'Express + express-jwt (HS256)', alg: 'HS256', path: '/whoami', script: 'bench/peers/express-jwt.ts', minRatio: 1 },
-  { id: 'fastify-jwt-eddsa', label: 'Fastify + @fastify/jwt (EdDSA, cache 10,000)', alg: 'EdDSA', path: '/whoami', script: 'bench/peers/fastify-jwt.ts', minRatio: 0.9 }
+  { id: 'fastify-jwt-eddsa', label: 'Fastify + @fastify/jwt (EdDSA, cache 10,000)', alg: 'EdDSA', path: '/whoami', script: 'bench/peers/fastify-jwt.ts', minRatio: 0.9 },
+  // No token check at all: what Tessera's whole request path (auth, logging, headers, CORS) costs over bare Fastify.
+  { id: 'fastify-hello', label: 'Fastify, no authentication (fixed body)', alg: 'EdDSA', path: '/whoami', script: 'bench/peers/fastify-hello.ts', minRatio: 0.85, noCheck: true }
 ]
 
 interface TargetData {
@@ -61,6 +66,11 @@ function spec (target: Target, key: KeyMaterial, dir: string): ServerSpec {
   }
 }
 
+async function checkStatus (server: RunningServer, urlPath: string): Promise<void> {
+  const { status, body } = await getStatus(server.baseUrl + urlPath)
+  if (status !== 200) throw new Error(`${server.name} answered ${urlPath} with HTTP ${status} ${body}`)
+}
+
 async function run (ctx: BenchContext): Promise<ScenarioOutcome> {
   const params = { tokens: ctx.smoke ? 50 : TOKENS, phaseS: seconds(ctx, 8, 0.1), warmupS: seconds(ctx, 2, 0.1), connections: ctx.smoke ? 5 : CONNECTIONS }
   const dir = tempDir(ctx, 'peers')
@@ -80,7 +90,8 @@ async function run (ctx: BenchContext): Promise<ScenarioOutcome> {
       const { tokens, subs } = minted.get(target.id)!
       const server = await startServer(spec(target, keys.get(target.id)!, dir))
       try {
-        await checkToken(server, target.path, tokens[0], subs[0])
+        if (target.noCheck === true) await checkStatus(server, target.path)
+        else await checkToken(server, target.path, tokens[0], subs[0])
         const base = { baseUrl: server.baseUrl, connections: params.connections, requests: bearerGets(target.path, tokens) }
         await runLoad({ ...base, label: `${target.id} warm-up`, durationS: params.warmupS })
         const sample = await runLoad({ ...base, label: `${target.id} #${r + 1}`, durationS: params.phaseS })
@@ -132,7 +143,8 @@ function markdown (result: ScenarioResult): string {
     '| --- | ---: | ---: | ---: | ---: | ---: | --- |',
     ...targets.map((t) => `| ${t.label} | ${fmtInt(t.rps.median)} | ${fmtInt(t.rps.min)} | ${fmt(t.p99Ms.median, 0)} | ${t.id === 'tessera' ? '1.00' : fmt(t.tesseraRatio.median)} | ${t.id === 'tessera' ? '—' : fmt(t.tesseraRatio.min)} | ${verdict(t)} |`),
     '',
-    `**Noise.** Between rounds, one stack's req/s moved by ${targets.map((t) => `${pct(disagreement(t.rps))} (${t.id})`).join(', ')} of its median.`
+    `**Noise.** Between rounds, one stack's req/s moved by ${targets.map((t) => `${pct(disagreement(t.rps))} (${t.id})`).join(', ')} of its median. ` +
+      `Load average (1 min) ${fmt(result.loadAvg.before)} before, ${fmt(result.loadAvg.after)} after, on ${cpus().length} cores${result.loadAvg.before > cpus().length / 2 ? ': other work shared the machine.' : '.'}`
   ].join('\n')
 }
 
@@ -154,18 +166,20 @@ function chart (result: ScenarioResult): Record<string, unknown> {
 export const peers: Scenario = {
   id: 'peers',
   title: '2. Against the usual stacks',
-  estimateS: 125,
+  estimateS: 150,
   method: [
-    'Five servers, each a separate process started for its turn and stopped after it, so only one runs at a time:',
+    'Six servers, each a separate process started for its turn and stopped after it, so only one runs at a time:',
     'Tessera (EdDSA, default configuration as in scenario 1), and in `bench/peers/`: Express 5 + passport-jwt with',
     'HS256 and with ES256, Express 5 + express-jwt with HS256, and plain Fastify 5 + @fastify/jwt with EdDSA and a',
     'verification cache of 10,000 entries (Tessera\'s default `JWT_VERIFY_CACHE`). Each checks the algorithm, `iss`',
-    'and `aud`, and answers `GET /whoami` with the claims `{ sub, role, iat, exp, jti }`. Each gets 2,000 tokens for',
+    'and `aud`, and answers `GET /whoami` with the claims `{ sub, role, iat, exp, jti }`. The sixth, plain Fastify with',
+    'no authentication (`bench/peers/fastify-hello.ts`), answers a fixed body of the same shape and ignores the',
+    '`Authorization` header it is sent: the ceiling for a whoami on Fastify. Each gets 2,000 tokens for',
     '2,000 distinct users, minted with its own key for its algorithm, in rotation; one token is checked before the',
     'load. Per turn: 2 s warm-up, then 8 s measured (autocannon, 20 connections). Two rounds in the same order',
     '(Tessera, then each peer; then all again), so Tessera and each peer alternate A B A B. The figure is Tessera',
-    'req/s ÷ peer req/s of the same round. Targets: Tessera ahead of every Express stack (> 1), and ≥ 0.90 of',
-    'Fastify + @fastify/jwt.'
+    'req/s ÷ peer req/s of the same round. Targets: Tessera ahead of every Express stack (> 1), ≥ 0.90 of',
+    'Fastify + @fastify/jwt, and ≥ 0.85 of Fastify with no authentication.'
   ].join('\n'),
   run,
   markdown,

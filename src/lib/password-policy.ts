@@ -31,8 +31,9 @@ const RAW_LENGTH_CEILING = PASSWORD_MAX_LENGTH * 4 * 2
 
 let commonPasswords: ReadonlySet<string> | undefined
 
-// Loaded on first use rather than at import: decompressing the package's dictionaries costs tens of
-// milliseconds and memory that processes which never check a new password (CLI, key tools) should not pay.
+// Loaded on first use rather than at import or start: the package and the folded set cost about 15 MiB of
+// RSS and tens of milliseconds, which processes that never check a new password (CLI, key tools, an instance
+// that only verifies tokens) should not pay. The first registration or password change pays it once.
 function commonPasswordSet (): ReadonlySet<string> {
   if (commonPasswords === undefined) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- a deferred load needs a synchronous require
@@ -42,11 +43,6 @@ function commonPasswordSet (): ReadonlySet<string> {
     commonPasswords = new Set(dictionary['passwords-common'].map((p) => p.normalize('NFKC').toLowerCase()))
   }
   return commonPasswords
-}
-
-/** Load the common-password list now, e.g. at start-up, so the first registration does not pay for it. */
-export function preloadCommonPasswords (): void {
-  commonPasswordSet()
 }
 
 /**
