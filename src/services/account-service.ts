@@ -5,7 +5,7 @@ import { normalizeEmail } from '../lib/email'
 import type { PasswordHasher } from '../lib/password-hasher'
 import { normalizePassword, PASSWORD_MAX_LENGTH } from '../lib/password-policy'
 import type { Revocations } from '../revocation/revocations'
-import { EmailTakenError, type SessionEndReason, type UserRecord, type UserStore } from '../store/user-store'
+import { EmailTakenError, type UserRecord, type UserStore } from '../store/user-store'
 import type { RefreshClaims } from '../tokens/claims'
 import { acceptablePassword, requireEmail } from './account-rules'
 import type { SessionService, SignedIn, SignInClient } from './session-service'
@@ -97,14 +97,7 @@ export class AccountService {
   }
 
   async logoutAll (userId: string): Promise<void> {
-    await this.endAllSessions(userId, 'logout_all')
-  }
-
-  /** Every session of the user ends: refresh tokens now, access tokens within seconds in hybrid mode (the version bump). */
-  async endAllSessions (userId: string, reason: SessionEndReason): Promise<void> {
-    const user = await this.tokenHolder(this.deps.store.update(userId, { bumpTokenVersion: true }))
-    this.publishRevocation(user.id, user.tokenVersion)
-    await this.deps.sessions.endAfterVersionBump(user.id, reason)
+    if (!await this.deps.sessions.endAll(userId, 'logout_all')) throw Errors.invalidToken('The account no longer exists')
   }
 
   /** The signed-in user's account. */

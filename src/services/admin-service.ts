@@ -112,10 +112,7 @@ export class AdminService {
 
   /** Sign a user out everywhere, as POST /v1/auth/logout-all does for oneself; the account stays enabled. */
   async endSessions (id: string): Promise<void> {
-    const updated = await this.deps.store.update(id, { bumpTokenVersion: true })
-    if (updated === null) throw Errors.userNotFound()
-    this.publishRevocation(updated.id, updated.tokenVersion)
-    await this.deps.sessions.endAfterVersionBump(updated.id, 'admin')
+    if (!await this.deps.sessions.endAll(id, 'admin')) throw Errors.userNotFound()
   }
 
   /** The last active administrator cannot be deleted. */

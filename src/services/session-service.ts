@@ -147,6 +147,19 @@ export class SessionService {
   }
 
   /**
+   * Sign the user out everywhere (logout-all, an administrator's DELETE of a user's sessions): the token version bump
+   * refuses every refresh token, and in hybrid mode every access token, of the user; then the rows end. False when
+   * there is no such user.
+   */
+  async endAll (userId: string, reason: SessionEndReason): Promise<boolean> {
+    const user = await this.deps.store.update(userId, { bumpTokenVersion: true })
+    if (user === null) return false
+    this.deps.revocations?.userChanged(user.id, user.tokenVersion)
+    await this.endAfterVersionBump(user.id, reason)
+    return true
+  }
+
+  /**
    * End every session of a user whose token version the caller has just bumped (logout-all, password change or reset,
    * disabling, a role change): the version already refuses their tokens in hybrid mode, so only the rows change.
    */

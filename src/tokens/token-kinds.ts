@@ -32,7 +32,7 @@ export interface TokenKindRow {
   audience: (s: TokenKindSettings) => string
   /** Compiled TypeBox check of the claims (src/tokens/claims.ts), run after the signature. */
   claims: TypeCheck<TSchema>
-  /** How long a token of this kind lives when issued, in seconds: the bound of a cache entry. */
+  /** How long a token of this kind lives when issued, in seconds (its issuer's TTL setting). */
   lifetime: (s: TokenKindSettings) => number
   /**
    * Kept in the success-only VerifiedTokens cache (src/tokens/verified-tokens.ts). Only access tokens: they come

@@ -11,14 +11,14 @@ interface Entry<C> { claims: C, kid: string, alg: string }
  * JWT_VERIFY_CACHE entries.
  *
  * A hit is re-checked against the key ring, so a retired key's tokens stop at once; times are checked by
- * the verifier on every request, hit or miss. `ttlMs` (the kind's lifetime plus tolerance) drops entries
- * whose token has expired by then; one dropped early is only verified again.
+ * the verifier on every request, hit or miss, and an expired token's entry is deleted there (no TTL here: lru-cache
+ * would read the clock on every get to repeat that check).
  */
 export class VerifiedTokens<C> {
   private readonly cache: LRUCache<string, Entry<C>> | null
 
-  constructor (size: number, ttlMs: number, private readonly ring: () => KeyRing) {
-    this.cache = size > 0 ? new LRUCache<string, Entry<C>>({ max: size, ttl: ttlMs }) : null
+  constructor (size: number, private readonly ring: () => KeyRing) {
+    this.cache = size > 0 ? new LRUCache<string, Entry<C>>({ max: size }) : null
   }
 
   get (token: string): C | undefined {

@@ -90,7 +90,7 @@ export class TokenVerifier {
   ) {
     const kind = (row: TokenKindRow): Kind => ({
       row,
-      cache: row.cached ? new VerifiedTokens(settings.cacheSize, (row.lifetime(settings) + settings.clockTolerance) * 1000, ring) : null
+      cache: row.cached ? new VerifiedTokens(settings.cacheSize, ring) : null
     })
     this.kinds = {
       access: kind(TOKEN_KINDS.access),
@@ -101,13 +101,11 @@ export class TokenVerifier {
   }
 
   /**
-   * The claims of `token` as a token of `kind`, or a TokenError. In order: length, canonical spelling, then
-   * (unless cached) key and alg, signature, typ, iss, aud and the claims schema, then exp, nbf and iat.
+   * The claims of `token` as a token of `kind`, or a TokenError. In order: length, then (unless cached) canonical
+   * spelling, key and alg, signature, typ, iss, aud and the claims schema, then exp, nbf and iat.
    */
   async verify<K extends TokenKind> (kind: K, token: string): Promise<TokenClaims[K]> {
     if (token.length > MAX_TOKEN_LENGTH) throw new TokenError(kind, 'too-long')
-    // Before the cache, which is keyed by the token's text: one token, one spelling (compact-jws.ts).
-    if (!isCanonicalCompactJws(token)) throw new TokenError(kind, 'malformed')
     const { cache } = this.kinds[kind]
     const claims = (cache?.get(token) ?? await this.verifySigned(kind, token)) as TokenClaims[K]
     const verdict = checkTimes(claims, nowSeconds(this.clock), this.settings.clockTolerance)
@@ -119,6 +117,9 @@ export class TokenVerifier {
   }
 
   private async verifySigned (kind: TokenKind, token: string): Promise<TokenClaims[TokenKind]> {
+    // One token, one spelling (compact-jws.ts). Only here, on a cache miss: the cache is keyed by the exact text
+    // and holds nothing that did not pass this, so a hit needs no second look.
+    if (!isCanonicalCompactJws(token)) throw new TokenError(kind, 'malformed')
     const { row, cache } = this.kinds[kind]
     let signed: SignedToken
     try {
