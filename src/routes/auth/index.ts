@@ -19,11 +19,12 @@ const ENDED_SESSION_TOKENS = 'Refresh tokens of an ended session are refused at 
   'read to check one; with REVOCATION_MODE=hybrid they are refused at once on this instance, and on the others at once with ' +
   'REDIS_URL or within REVOCATION_CACHE_TTL without it.'
 
-const authResult = ({ user, tokens }: SignedIn) => ({ user: toUser(user), tokenType: 'Bearer' as const, ...tokens })
+const authResult = ({ user, tokens }: SignedIn) => ({ user: toUser(user), ...tokens })
 
 const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, { accounts, sessions }) => {
   app.post('/register', {
     config: { rateLimitScope: 'register' },
+    preHandler: app.dpopTokenRequest,
     schema: {
       operationId: 'register',
       tags: ['auth'],
@@ -52,6 +53,7 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, { a
 
   app.post('/login', {
     config: { rateLimitScope: 'login' },
+    preHandler: app.dpopTokenRequest,
     schema: {
       operationId: 'login',
       tags: ['auth'],
@@ -79,6 +81,7 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, { a
 
   app.post('/refresh', {
     config: { rateLimitScope: 'refresh' },
+    preHandler: app.dpopTokenRequest,
     schema: {
       operationId: 'refreshTokens',
       tags: ['auth'],
@@ -109,6 +112,7 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, { a
     }
   }, async (request, reply) => {
     const claims = await app.tokens.verify('refresh', request.body.refreshToken)
+    app.checkRefreshBinding(claims.cnf, request)
     const signedIn = await accounts.refresh(claims, signInClient(request))
     return reply.header('cache-control', 'no-store').send(authResult(signedIn))
   })
