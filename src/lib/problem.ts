@@ -3,7 +3,7 @@
 import { Errors, type ErrorCode, type FieldError, type RefreshRefusal, type TesseraError } from '../errors'
 import type { Role } from '../store/user-store'
 import type { PasswordErrorCode } from './password-policy'
-import { DPOP_ALGS, type DpopError, type DpopReason } from '../tokens/dpop'
+import { DPOP_ALGS, DpopError, type DpopReason, type ProofSite } from '../tokens/dpop'
 import type { TokenError, TokenReason } from '../tokens/token-error'
 import type { TokenKind } from '../tokens/token-kinds'
 
@@ -196,6 +196,8 @@ export const Problems = {
   userNotFound: () => problemFor(Errors.userNotFound()),
   refreshTokenReused: () => problemFor(Errors.refreshTokenReused()),
   sessionNotFound: () => problemFor(Errors.sessionNotFound()),
+  /** A refused DPoP proof or binding (src/tokens/dpop.ts): 400 at a token endpoint, 401 with a DPoP challenge elsewhere. */
+  dpop: (reason: DpopReason, site: ProofSite) => dpopProblem(new DpopError(reason, site)),
   /** Sent by the server's client-error handler: Node refuses the request before any route runs. */
   headersTooLarge: () => new ProblemError({
     status: 431, code: 'ERR_HEADERS_TOO_LARGE', title: 'Request header fields too large', detail: 'The request headers are too large'

@@ -41,7 +41,7 @@ export function extractBearer (request: FastifyRequest): string {
  */
 export function proofRequest (request: FastifyRequest, externalUrl: URL | undefined): ProofRequest {
   const path = request.url.split('?', 1)[0]
-  const base = externalUrl === undefined ? `${request.protocol}://${request.host}` : externalUrl.origin + externalUrl.pathname
+  const base = externalUrl === undefined ? `${request.protocol}://${request.host}` : externalUrl.origin + externalUrl.pathname.replace(/\/+$/, '')
   const raw = request.raw.rawHeaders
   const proofs: string[] = []
   for (let i = 0; i < raw.length; i += 2) if (raw[i].length === 4 && raw[i].toLowerCase() === 'dpop') proofs.push(raw[i + 1])

@@ -1,13 +1,13 @@
 // DPoP (RFC 9449): checks a proof of possession against the request it came with, and answers the thumbprint of its
 // key, which tokens are bound to (`cnf.jkt`). Proof signatures and thumbprints are jose's, not ours.
+import type * as JoseModule from 'jose' with { 'resolution-mode': 'import' }
 import { createHash, createHmac, randomBytes } from 'node:crypto'
 import { nowSeconds, type Clock } from '../clock'
 import type { ReplayCache } from './dpop-replay'
 
-type Jose = typeof import('jose', { with: { 'resolution-mode': 'import' } })
-let jose: Promise<Jose> | undefined
+let jose: Promise<typeof JoseModule> | undefined
 /** jose is an ES module: loaded on the first proof, so a server that never sees one does not pay for it. */
-const loadJose = async (): Promise<Jose> => await (jose ??= import('jose'))
+const loadJose = async (): Promise<typeof JoseModule> => await (jose ??= import('jose'))
 
 /** Asymmetric algorithms only (RFC 9449 §4.3: never `none` nor a MAC); what the `algs` of a DPoP challenge lists. */
 export const DPOP_ALGS = ['ES256', 'ES384', 'EdDSA', 'Ed25519', 'RS256', 'PS256'] as const

@@ -1,9 +1,9 @@
 // DPoP proofs for tests: honest ones from jose (an implementation we did not write), and hostile ones with any header.
+import type * as JoseModule from 'jose' with { 'resolution-mode': 'import' }
 import { createHash, generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 
-type Jose = typeof import('jose', { with: { 'resolution-mode': 'import' } })
-export const jose = async (): Promise<Jose> => await import('jose')
+export const jose = async (): Promise<typeof JoseModule> => await import('jose')
 
 export interface ProofKey { privateKey: KeyObject, publicJwk: Record<string, unknown>, alg: string }
 

@@ -5,7 +5,7 @@ import { toUser } from '../../schemas/user'
 import { AuthResultSchema, LoginBodySchema, RefreshBodySchema, RegisterBodySchema, WhoamiSchema } from '../../schemas/auth'
 import {
   bearerProblems, bearerSecurity, bodyProblems, counted, ExampleProblems, jsonResponse, noContent, noSecurity,
-  problemResponse, rateLimited, tokenResponse, unavailable
+  problemResponse, rateLimited, tokenRequestBadRequest, tokenResponse, unavailable
 } from '../../schemas/responses'
 import type { AccountService, SignedIn } from '../../services/account-service'
 import type { SessionService } from '../../services/session-service'
@@ -36,7 +36,7 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, { a
         // Body validation answers before the limits; a refused password after them.
         ...counted({
           201: tokenResponse(AuthResultSchema, 'Account created; tokens for the new session'),
-          400: problemResponse('Invalid body (problem `errors` lists each field), or password refused (ERR_PASSWORD_*)', [
+          ...tokenRequestBadRequest('Invalid body (problem `errors` lists each field), password refused (ERR_PASSWORD_*), or DPoP proof refused', [
             ExampleProblems.invalidBody, ExampleProblems.malformedJson, ...ExampleProblems.weakPasswords('/password')
           ]),
           409: problemResponse('Email already registered', [Problems.emailTaken()]),
@@ -64,6 +64,7 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, { a
         ...bodyProblems,
         ...counted({
           200: tokenResponse(AuthResultSchema, 'Tokens for a new session'),
+          ...tokenRequestBadRequest('Invalid body (problem `errors` lists each field), or DPoP proof refused', [ExampleProblems.invalidBody, ExampleProblems.malformedJson]),
           401: problemResponse('Unknown email or wrong password (same answer for both)', [Problems.invalidCredentials()]),
           403: problemResponse('Account disabled, or email not verified with REQUIRE_VERIFIED_EMAIL (only said after the right password)', [
             Problems.accountDisabled(), Problems.emailNotVerified()
@@ -97,6 +98,9 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, { a
         ...bodyProblems,
         ...counted({
           200: tokenResponse(AuthResultSchema, 'New access and refresh tokens'),
+          ...tokenRequestBadRequest('Invalid body (problem `errors` lists each field), or DPoP proof refused (a bound refresh token needs a proof from its key)', [
+            ExampleProblems.invalidBody, ExampleProblems.malformedJson
+          ]),
           401: problemResponse('Refresh token invalid, expired, revoked (its session ended), used already (the session ends now), past the session lifetime, or its user disabled or gone', [
             Problems.invalidRefreshToken(),
             Problems.invalidRefreshToken('ERR_REFRESH_TOKEN_EXPIRED', 'The refresh token expired'),

@@ -1,5 +1,6 @@
 // DPoP (RFC 9449) at the token endpoints and on protected routes: proofs made by panva's `dpop` package (not ours) bind
 // tokens to the client's key, and a bound token is refused without a fresh proof from that key.
+import type * as PanvaModule from 'dpop' with { 'resolution-mode': 'import' }
 import t from 'tap'
 import { ManualClock } from '../../../src/clock'
 import type { SigningKey } from '../../../src/keys/key'
@@ -7,8 +8,7 @@ import { assertProblem, bearer, build, makeKey, PASSWORD, type AuthResultBody, t
 import { ath, claimsOf, dpopInject, INJECT_ORIGIN, makeProof, proofKey, thumbprint } from '../../support/dpop'
 import { REDIS_URL, requireService } from '../../support/services'
 
-type Panva = typeof import('dpop', { with: { 'resolution-mode': 'import' } })
-const panva = async (): Promise<Panva> => await import('dpop')
+const panva = async (): Promise<typeof PanvaModule> => await import('dpop')
 
 const WHOAMI = '/v1/auth/whoami'
 const url = (path: string): string => INJECT_ORIGIN + path
@@ -19,7 +19,7 @@ const TOKEN_CHALLENGE = /^DPoP algs="[^"]+", error="invalid_token", error_descri
 const buildNow = async (t: Parameters<typeof build>[0], env: Record<string, string> = {}, key?: SigningKey): Promise<TestContext> =>
   await build(t, { clock: new ManualClock(Date.now()), env, ...(key !== undefined ? { key } : {}) })
 
-async function panvaKey (): Promise<{ keyPair: Awaited<ReturnType<Panva['generateKeyPair']>>, jkt: string }> {
+async function panvaKey (): Promise<{ keyPair: Awaited<ReturnType<typeof PanvaModule.generateKeyPair>>, jkt: string }> {
   const { generateKeyPair } = await panva()
   const keyPair = await generateKeyPair('ES256')
   const { exportJWK } = await import('jose')
@@ -197,6 +197,10 @@ t.test('behind a proxy, htu is checked against EXTERNAL_URL and the path below i
   t.equal((await as('HTTPS://AUTH.example.com:443/api/v1/auth/whoami')).statusCode, 200, 'compared after RFC 3986 normalisation')
   assertProblem(t, await as(url(WHOAMI)), 401, 'ERR_DPOP_PROOF_INVALID')
   assertProblem(t, await as('http://auth.example.com/api/v1/auth/whoami'), 401, 'ERR_DPOP_PROOF_INVALID')
+
+  const plain = await buildNow(t, { EXTERNAL_URL: 'https://auth.example.com' })
+  const res = await registerWithProof(plain, await makeProof(key, { htm: 'POST', htu: 'https://auth.example.com/v1/auth/register' }))
+  t.equal(res.statusCode, 201, `an EXTERNAL_URL without a path: ${res.body}`)
 })
 
 t.test('with REDIS_URL a proof replayed to another instance is refused there', async (t) => {
