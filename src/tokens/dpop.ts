@@ -59,11 +59,15 @@ const base64url = (bytes: Buffer): string => bytes.toString('base64url')
 /** RFC 9449 §4.2 `ath`: base64url of the SHA-256 of the access token's ASCII text. */
 export const accessTokenHash = (token: string): string => base64url(createHash('sha256').update(token, 'ascii').digest())
 
-/** scheme://host[:port]/path of a URL, normalised by WHATWG URL (case, default port, dot segments); null if unusable. */
+/**
+ * scheme://host[:port]/path of a URL, normalised by WHATWG URL (case, default port, dot segments); null if unusable.
+ * User info is refused, not dropped: `origin` would leave it out, and a URI that has it is not the request's.
+ */
 export function targetUri (value: string): string | null {
   if (!URL.canParse(value)) return null
   const url = new URL(value)
   if (url.protocol !== 'https:' && url.protocol !== 'http:') return null
+  if (url.username !== '' || url.password !== '' || /^[^:]+:\/*[^/?#]*@/.test(value)) return null
   return url.origin + url.pathname
 }
 
