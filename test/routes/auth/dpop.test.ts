@@ -1,6 +1,9 @@
 // DPoP (RFC 9449) at the token endpoints and on protected routes: proofs made by panva's `dpop` package (not ours) bind
 // tokens to the client's key, and a bound token is refused without a fresh proof from that key.
 import type * as PanvaModule from 'dpop' with { 'resolution-mode': 'import' }
+import { execFileSync } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
+import path from 'node:path'
 import t from 'tap'
 import { ManualClock } from '../../../src/clock'
 import type { SigningKey } from '../../../src/keys/key'
@@ -217,4 +220,21 @@ t.test('with REDIS_URL a proof replayed to another instance is refused there', a
   const replay = await b.app.inject({ url: WHOAMI, headers })
   assertProblem(t, replay, 401, 'ERR_DPOP_PROOF_INVALID')
   t.match(replay.json().detail, /used already/)
+})
+
+t.test('the proof script of docs/clients.md makes proofs Tessera accepts (register, then whoami with ath)', async (t) => {
+  const doc = readFileSync(path.join(__dirname, '..', '..', '..', 'docs', 'clients.md'), 'utf8')
+  const block = /<!-- dpop-proof-script -->\s*```js\n([\s\S]*?)\n```/.exec(doc)
+  if (block === null) throw new Error('docs/clients.md has no ```js block after <!-- dpop-proof-script -->')
+  const dir = t.testdir({ 'dpop-proof.mjs': block[1] })
+  const proof = (...args: string[]): string =>
+    execFileSync(process.execPath, ['dpop-proof.mjs', ...args], { cwd: dir, encoding: 'utf8', timeout: 10_000 }).trim()
+  const ctx = await buildNow(t)
+  const reg = await registerWithProof(ctx, proof('POST', url('/v1/auth/register')))
+  t.equal(reg.statusCode, 201, reg.body)
+  const { accessToken, tokenType } = reg.json<AuthResultBody>()
+  t.equal(tokenType, 'DPoP')
+  const res = await ctx.app.inject({ url: WHOAMI, headers: { authorization: `DPoP ${accessToken}`, dpop: proof('GET', url(WHOAMI), accessToken) } })
+  t.equal(res.statusCode, 200, res.body)
+  t.ok(existsSync(path.join(dir, 'dpop-key.pem')), 'the key is kept for the next proof')
 })
