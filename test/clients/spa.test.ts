@@ -311,8 +311,8 @@ t.test('the SPA in Chromium, on another origin than Tessera', async (t) => {
     await other.waitForSelector('body[data-ready="true"]')
     t.equal(await other.textContent('#status'), 'Signed out', 'the other context cannot resume the session')
 
+    // The page is on its profile screen since the login above.
     const loads = await profileLoads(page)
-    await page.click('#tab-profile')
     await page.click('#reload-profile')
     await page.waitForSelector(`#screen-profile[data-loads="${loads + 1}"]`)
     t.equal(await page.textContent('#profile-email'), email, 'the SPA that holds the key keeps working')
