@@ -2,6 +2,7 @@
 // key, which tokens are bound to (`cnf.jkt`). Proof signatures and thumbprints are jose's, not ours.
 import type * as JoseModule from 'jose' with { 'resolution-mode': 'import' }
 import { createHash, createHmac, randomBytes } from 'node:crypto'
+import { LRUCache } from 'lru-cache'
 import { nowSeconds, type Clock } from '../clock'
 import type { ReplayCache } from './dpop-replay'
 
@@ -15,6 +16,8 @@ export const DPOP_TYP = 'dpop+jwt'
 /** An RSA-4096 proof is about 2.2 KiB; anything past this is refused before it is decoded. */
 export const MAX_PROOF_LENGTH = 4096
 const MAX_JTI_LENGTH = 256
+/** Proof headers whose key is already imported and thumbprinted: a client repeats its header on every proof. */
+const KEY_CACHE_SIZE = 4096
 /** JWK members that only a private or symmetric key has (RFC 7517, RFC 7518 §6). */
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k']
 
@@ -99,8 +102,17 @@ class Nonces {
   }
 }
 
+/** A proof header that passed every header check, with its public key imported and its RFC 7638 thumbprint. */
+interface CheckedHeader { key: Awaited<ReturnType<typeof JoseModule.importJWK>>, jkt: string }
+
 export class DpopChecker {
   private readonly nonces: Nonces | null
+  /**
+   * Keyed by the proof's exact header segment (typ, alg and jwk), which a client sends unchanged with every proof:
+   * importing a JWK and hashing it cost about as much as the signature check. Only headers that passed every check
+   * below enter; the signature is still checked on every proof.
+   */
+  private readonly headers = new LRUCache<string, CheckedHeader>({ max: KEY_CACHE_SIZE })
 
   constructor (readonly settings: DpopSettings, private readonly replays: ReplayCache, private readonly clock: Clock) {
     this.nonces = settings.nonce ? new Nonces(settings.nonceSecret, settings.maxAge) : null
@@ -127,22 +139,12 @@ export class DpopChecker {
     if (request.proofs.length > 1 || request.proofs[0].includes(',')) throw refuse('multiple')
     const proof = request.proofs[0].trim()
     if (proof.length > MAX_PROOF_LENGTH) throw refuse('too-long')
-    const { decodeProtectedHeader, jwtVerify, EmbeddedJWK, calculateJwkThumbprint } = await loadJose()
-    let header: Record<string, unknown>
-    try {
-      header = decodeProtectedHeader(proof) as Record<string, unknown>
-    } catch {
-      throw refuse('malformed')
-    }
-    if (header.typ !== DPOP_TYP) throw refuse('wrong-type')
-    if (typeof header.alg !== 'string' || !(DPOP_ALGS as readonly string[]).includes(header.alg)) throw refuse('bad-alg')
-    const jwk = header.jwk
-    if (!isObject(jwk)) throw refuse('malformed')
-    if (PRIVATE_MEMBERS.some((member) => member in jwk)) throw refuse('private-key')
+    const { jwtVerify } = await loadJose()
+    const segment = proof.slice(0, Math.max(0, proof.indexOf('.')))
+    const header = this.headers.get(segment) ?? await this.checkHeader(segment, refuse)
     let payload: Record<string, unknown>
     try {
-      // EmbeddedJWK verifies with the header's own jwk, and only if it is a public key.
-      ({ payload } = await jwtVerify(proof, EmbeddedJWK, { typ: DPOP_TYP, algorithms: [...DPOP_ALGS], currentDate: new Date(this.clock.now()) }))
+      ({ payload } = await jwtVerify(proof, header.key, { typ: DPOP_TYP, algorithms: [...DPOP_ALGS], currentDate: new Date(this.clock.now()) }))
     } catch (err) {
       throw refuse((err as { code?: unknown }).code === 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED' ? 'bad-signature' : 'malformed')
     }
@@ -158,15 +160,36 @@ export class DpopChecker {
     if (iat < now - maxAge - clockTolerance) throw refuse('stale')
     if (this.nonces !== null && !this.nonces.accepts(payload.nonce, now)) throw refuse('use-nonce')
     if (bound !== undefined && payload.ath !== accessTokenHash(bound.accessToken)) throw refuse('ath')
-    let jkt: string
-    try {
-      jkt = await calculateJwkThumbprint(jwk, 'sha256')
-    } catch {
-      throw refuse('malformed')
-    }
+    const { jkt } = header
     if (bound !== undefined && jkt !== bound.jkt) throw refuse('wrong-key')
     // Remembered until the proof is too old to pass the iat check anyway.
     if (!await this.replays.firstUse(`${jkt}.${jti}`, iat + maxAge + clockTolerance, now)) throw refuse('replayed')
     return jkt
+  }
+
+  /** typ, alg and a public jwk, imported (jose refuses a key that does not fit the alg) and thumbprinted; then cached. */
+  private async checkHeader (segment: string, refuse: (reason: DpopReason) => DpopError): Promise<CheckedHeader> {
+    const { decodeProtectedHeader, importJWK, calculateJwkThumbprint } = await loadJose()
+    let header: Record<string, unknown>
+    try {
+      header = decodeProtectedHeader(`${segment}..`) as Record<string, unknown>
+    } catch {
+      throw refuse('malformed')
+    }
+    if (header.typ !== DPOP_TYP) throw refuse('wrong-type')
+    if (typeof header.alg !== 'string' || !(DPOP_ALGS as readonly string[]).includes(header.alg)) throw refuse('bad-alg')
+    const jwk = header.jwk
+    if (!isObject(jwk)) throw refuse('malformed')
+    if (PRIVATE_MEMBERS.some((member) => member in jwk)) throw refuse('private-key')
+    let checked: CheckedHeader
+    try {
+      const key = await importJWK({ ...jwk, ext: true }, header.alg)
+      if (key instanceof Uint8Array || key.type !== 'public') throw new Error('not a public key')
+      checked = { key, jkt: await calculateJwkThumbprint(jwk, 'sha256') }
+    } catch {
+      throw refuse('malformed')
+    }
+    this.headers.set(segment, checked)
+    return checked
   }
 }
