@@ -4,8 +4,9 @@ import { coldStart } from './cold-start'
 import { loginStorm } from './login-storm'
 import { memory } from './memory'
 import { peers } from './peers'
+import { refresh } from './refresh'
 import { revocation } from './revocation'
 import { tokenSize } from './token-size'
 import { verification } from './verification'
 
-export const SCENARIOS: Scenario[] = [verification, peers, memory, loginStorm, tokenSize, coldStart, revocation]
+export const SCENARIOS: Scenario[] = [verification, peers, memory, loginStorm, tokenSize, coldStart, revocation, refresh]
