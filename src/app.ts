@@ -1,9 +1,8 @@
 // buildApp(config, deps): the whole service, plugins in order; only server.ts listens.
-import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Config } from './config'
 import { createRedisClient } from './lib/redis'
-import { wellFormedInput } from './lib/well-formed-input'
 import authPlugin from './plugins/auth'
 import cors from './plugins/external/cors'
 import openApi from './plugins/external/openapi'
@@ -29,9 +28,6 @@ export interface AppDeps extends ServerOverrides, ServiceOverrides {}
 
 export async function buildApp (config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
   const app = Fastify(serverOptions(config, deps)).withTypeProvider<TypeBoxTypeProvider>()
-  // TypeBox checks bodies strictly (no coercion: ["pw"] is not a string); query and params are converted.
-  // Every string of every part must be well-formed Unicode first (one check for all routes and fields).
-  app.setValidatorCompiler(wellFormedInput(TypeBoxValidatorCompiler))
   // JSON only: text/plain would otherwise be accepted by Fastify's default parsers.
   app.removeContentTypeParser('text/plain')
   for (const schema of [ProblemSchema, UserSchema, AuthResultSchema, SessionSchema, AcceptedSchema]) app.addSchema(schema)

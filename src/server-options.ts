@@ -2,6 +2,7 @@
 import type { Server } from 'node:http'
 import type { FastifyHttpOptions, FastifyServerOptions } from 'fastify'
 import type { Config } from './config'
+import { schemaController } from './lib/compile-on-first-use'
 import { clientErrorHandler, frameworkErrorHandler } from './plugins/problems'
 
 /** The realm of every Bearer challenge (RFC 6750 §3). */
@@ -74,6 +75,8 @@ export function loggerOptions (config: Config): FastifyServerOptions['logger'] {
 export interface ServerOverrides {
   logger?: FastifyServerOptions['logger']
   httpTimeouts?: Partial<HttpTimeouts>
+  /** When route schemas are compiled (src/lib/compile-on-first-use.ts); the server defers them to first use. */
+  compileSchemas?: 'first-use' | 'start'
 }
 
 export function serverOptions (config: Config, overrides: ServerOverrides = {}): FastifyHttpOptions<Server> {
@@ -93,6 +96,9 @@ export function serverOptions (config: Config, overrides: ServerOverrides = {}):
     frameworkErrors: frameworkErrorHandler(REALM),
     bodyLimit: BODY_LIMIT,
     trustProxy: config.trustProxy,
-    routerOptions: { maxParamLength: 128 }
+    routerOptions: { maxParamLength: 128 },
+    // Bodies: TypeBox, strict (no coercion: ["pw"] is not a string), after the well-formed Unicode check of every
+    // string; query and params are converted. Compiled per route on first use (src/lib/compile-on-first-use.ts).
+    schemaController: schemaController(overrides.compileSchemas ?? 'first-use')
   }
 }

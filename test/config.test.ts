@@ -121,3 +121,29 @@ t.test('DPoP settings: optional by default, bounded proof age, a real nonce secr
 t.test('unknown variables in the environment are ignored, not refused', async (t) => {
   t.equal(loadConfig({ PATH: '/usr/bin', SOMETHING_ELSE: 'x' }).port, 3000)
 })
+
+t.test('./.env fills in what the environment leaves unset, and never overrides it', async (t) => {
+  const dir = t.testdir({ '.env': 'PORT=4100\nJWT_ISSUER=from-dotenv\nNOT_A_SETTING=x\n' })
+  const cwd = process.cwd()
+  process.chdir(dir)
+  t.teardown(() => process.chdir(cwd))
+  const c = loadConfig({ JWT_ISSUER: 'from-env' }, { dotenv: true })
+  t.equal(c.port, 4100, 'PORT from .env')
+  t.equal(c.jwt.issuer, 'from-env', 'the environment wins')
+  t.equal(loadConfig({}, { dotenv: false }).port, 3000, 'not read unless asked')
+  t.match(refusalIn(() => loadConfig({ PORT: '70000' }, { dotenv: true })), /PORT/)
+})
+
+t.test('a setting that is one of a few words names them when refused', async (t) => {
+  t.match(refusal({ JWT_ALG: 'none' }), /JWT_ALG: must be one of EdDSA, ES256, RS256, HS256/)
+  t.match(refusal({ RATE_LIMIT: 'yes' }), /RATE_LIMIT: must be one of on, off/)
+})
+
+function refusalIn (load: () => unknown): string {
+  try {
+    load()
+  } catch (err) {
+    return (err as Error).message
+  }
+  throw new Error('accepted')
+}

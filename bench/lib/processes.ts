@@ -25,7 +25,7 @@ export interface ServerSpec {
   name: string
   /**
    * Entry file, relative to the repository root, run as `node <script>`: Tessera's `dist/server.js`, or a bench
-   * peer's `.ts`, which benchEntry compiles first.
+   * peer's `.ts`, which benchEntry compiles first; or an absolute path (an earlier commit's build, bench/lib/baseline.ts).
    */
   script: string
   /** Variables on top of a scrubbed copy of the bench's environment; PORT and HOST are set here. */
@@ -130,7 +130,7 @@ export async function startServer (spec: ServerSpec): Promise<RunningServer> {
 }
 
 async function startOnce (spec: ServerSpec, port: number): Promise<RunningServer> {
-  const entry = spec.script.endsWith('.ts') ? benchEntry(spec.script) : path.join(REPO_ROOT, spec.script)
+  const entry = spec.script.endsWith('.ts') ? benchEntry(spec.script) : path.resolve(REPO_ROOT, spec.script)
   const args = [...(spec.nodeArgs ?? []), entry]
   const t0 = performance.now()
   const child = spawn(process.execPath, args, { cwd: spec.cwd, env: childEnv(spec.env, port), stdio: ['ignore', 'pipe', 'pipe'] })

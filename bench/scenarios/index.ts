@@ -5,8 +5,9 @@ import { dpop } from './dpop'
 import { loginStorm } from './login-storm'
 import { memory } from './memory'
 import { peers } from './peers'
+import { refresh } from './refresh'
 import { revocation } from './revocation'
 import { tokenSize } from './token-size'
 import { verification } from './verification'
 
-export const SCENARIOS: Scenario[] = [verification, peers, memory, loginStorm, tokenSize, coldStart, revocation, dpop]
+export const SCENARIOS: Scenario[] = [verification, peers, memory, loginStorm, tokenSize, coldStart, revocation, refresh, dpop]

@@ -141,7 +141,11 @@ t.test('CORS: with no CORS_ORIGINS (the default) no origin is allowed', async (t
   const res = await app.inject({
     method: 'OPTIONS', url: '/v1/auth/login', headers: { origin: 'https://app.example', 'access-control-request-method': 'POST' }
   })
+  assertProblem(t, res, 404, 'ERR_NOT_FOUND')
   t.equal(res.headers['access-control-allow-origin'], undefined)
+  const actual = await app.inject({ url: '/health/live', headers: { origin: 'https://app.example' } })
+  t.equal(actual.statusCode, 200)
+  t.equal(actual.headers['access-control-allow-origin'], undefined)
 })
 
 t.test('helmet headers are on JSON answers and on problems', async (t) => {

@@ -46,6 +46,7 @@ export interface BuildOptions {
   logger?: AppDeps['logger']
   mailer?: AppDeps['mailer']
   httpTimeouts?: AppDeps['httpTimeouts']
+  compileSchemas?: AppDeps['compileSchemas']
   /** A hasher to spy on; by default one with the config's argon2 parameters. */
   hasher?: PasswordHasher
 }
@@ -57,7 +58,7 @@ export async function build (t: Test, options: BuildOptions = {}): Promise<TestC
   const key = options.key ?? makeKey()
   const keys = staticKeyProvider([key], config.jwt, clock)
   const hasher = options.hasher ?? new PasswordHasher(config.password.argon2)
-  const app = await buildApp(config, { clock, store, keys, hasher, logger: options.logger ?? false, mailer: options.mailer, httpTimeouts: options.httpTimeouts })
+  const app = await buildApp(config, { clock, store, keys, hasher, logger: options.logger ?? false, mailer: options.mailer, httpTimeouts: options.httpTimeouts, compileSchemas: options.compileSchemas })
   t.teardown(() => app.close())
   return { app, config, clock, store, keys, key, hasher }
 }

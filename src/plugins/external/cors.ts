@@ -9,8 +9,11 @@ export interface CorsOptions {
 }
 
 async function cors (app: FastifyInstance, { origins }: CorsOptions): Promise<void> {
+  // Without an allow-list @fastify/cors would add nothing to any answer and send preflights to the 404 handler,
+  // yet still run a hook on every request (a few % of a whoami's CPU in a profile): the same answers without it.
+  if (origins.length === 0) return
   await app.register(fastifyCors, {
-    origin: origins.length > 0 ? [...origins] : false,
+    origin: [...origins],
     methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
     // Bearer tokens only, never cookies: no credentials mode.
     allowedHeaders: ['Authorization', 'Content-Type', 'DPoP'],
