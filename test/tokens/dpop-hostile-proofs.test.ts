@@ -82,6 +82,8 @@ const ROWS: Array<[name: string, make: (s: Setup) => string | string[] | undefin
   ['a private jwk (d) in the header', (s) => proofFor(s, (p) => { p.header.jwk = s.key.privateJwk }), DETAIL.private],
   ['a symmetric jwk (oct, k)', (s) => proofFor(s, (p) => { p.header.jwk = { kty: 'oct', k: 'c2VjcmV0' } }), DETAIL.private],
   ['a jwk that did not make the signature', (s) => proofFor(s, (p) => { p.header.jwk = ecKey().jwk }), DETAIL.signature],
+  // The honest header is cached by now (its key imported once): the signature is still checked against it.
+  ['the honest header, signed by another key', (s) => proofFor(s, (p) => { p.signer = es256(ecKey().privateKey) }), DETAIL.signature],
   ['another key entirely (the thief\'s own)', (s) => proofFor(s, (p) => {
     const thief = ecKey()
     p.header.jwk = thief.jwk
