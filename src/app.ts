@@ -2,6 +2,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Config } from './config'
+import { createRedisClient } from './lib/redis'
 import authPlugin from './plugins/auth'
 import cors from './plugins/external/cors'
 import openApi from './plugins/external/openapi'
@@ -20,6 +21,7 @@ import { SessionSchema } from './schemas/sessions'
 import { UserSchema } from './schemas/user'
 import { REALM, serverOptions, type ServerOverrides } from './server-options'
 import { createServices, type ServiceOverrides } from './services/create-services'
+import { MemoryReplayCache, RedisReplayCache, type ReplayCache } from './tokens/dpop-replay'
 
 /** Logger and HTTP timeouts (ServerOverrides), and the parts tests replace: clock, store, keys, hasher, mailer, revocation bus. */
 export interface AppDeps extends ServerOverrides, ServiceOverrides {}
@@ -41,6 +43,14 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   await app.register(openApi, { host: config.host, port: config.port })
 
   await app.register(authPlugin, {
+    dpop: {
+      mode: config.dpop.mode,
+      maxAge: config.dpop.maxAge,
+      nonce: config.dpop.nonce,
+      nonceSecret: config.dpop.nonceSecret,
+      replays: dpopReplayCache(app, config),
+      externalUrl: config.externalUrl
+    },
     ...(revocations !== undefined ? { revocation: revocations } : {}),
     keyRing: () => keys.ring(),
     clock,
@@ -61,4 +71,15 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   await app.register(metaRoutes, { keys, ping: () => services.store.ping(), jwksMaxAge: config.jwt.jwksMaxAge })
 
   return app
+}
+
+/** Per instance, and shared by every instance through Redis when REDIS_URL is set. */
+function dpopReplayCache (app: FastifyInstance, config: Config): ReplayCache {
+  const local = new MemoryReplayCache(config.dpop.replayCache)
+  if (config.redisUrl === undefined) return local
+  const redis = createRedisClient(config.redisUrl, app.log, {
+    whileDown: 'DPoP proofs are checked for replay on this instance only', whenBack: 'DPoP replays are refused on every instance again'
+  })
+  app.addHook('onClose', async () => { redis.close() })
+  return new RedisReplayCache(local, redis)
 }

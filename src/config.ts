@@ -49,6 +49,12 @@ export const ConfigSchema = Type.Object({
   REVOCATION_MODE: Type.Union([Type.Literal('stateless'), Type.Literal('hybrid')], { default: 'stateless' }),
   REVOCATION_CACHE_SIZE: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 50_000 }),
   REVOCATION_CACHE_TTL: Duration('5s', 'how long a cached token version or revoked-session flag is trusted (hybrid mode)'),
+  DPOP: Type.Union([Type.Literal('off'), Type.Literal('optional'), Type.Literal('required')], { default: 'optional' }),
+  DPOP_PROOF_MAX_AGE: Duration('60s', 'how old a DPoP proof (its iat) may be, before the clock tolerance'),
+  DPOP_NONCE: Type.Union([Type.Literal('off'), Type.Literal('on')], { default: 'off' }),
+  DPOP_NONCE_SECRET: Type.Optional(Type.String()),
+  DPOP_REPLAY_CACHE: Type.Integer({ minimum: 1000, maximum: 10_000_000, default: 100_000 }),
+  EXTERNAL_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
   CORS_ORIGINS: Type.String({ default: '' }),
   TRUST_PROXY: Type.String({ default: 'false' }),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
@@ -113,6 +119,13 @@ export interface Config {
    * carry `ver` and `sid`, checked against a bounded cache of the store (src/revocation/).
    */
   revocation: { mode: 'stateless' | 'hybrid', cacheSize: number, cacheTtl: number }
+  /**
+   * DPoP (RFC 9449): off, optional (a client that sends a proof gets bound tokens) or required (no Bearer tokens).
+   * maxAge: seconds a proof's iat may lie in the past (plus CLOCK_TOLERANCE); replayCache: jtis remembered per instance.
+   */
+  dpop: { mode: 'off' | 'optional' | 'required', maxAge: number, nonce: boolean, nonceSecret: string | undefined, replayCache: number }
+  /** The URL clients reach this API at, when a proxy stands in front (origin and path prefix); DPoP proofs name it in htu. */
+  externalUrl: URL | undefined
   corsOrigins: string[]
   /** false, or the comma-separated addresses, CIDRs and proxy-addr names (loopback…) of the proxies to trust. */
   trustProxy: false | string
@@ -133,6 +146,23 @@ const MIN_HS256_SECRET_BYTES = 32
 const MAX_REVOCATION_CACHE_TTL = 3600
 /** A grace is for a lost answer retried or two requests racing: seconds. Minutes would let a copied token go unnoticed. */
 const MAX_REFRESH_REUSE_GRACE = 300
+/** A proof is made for one request: minutes would widen what the replay cache must remember for nothing. */
+const MAX_DPOP_PROOF_AGE = 300
+
+/** EXTERNAL_URL: scheme, host and an optional path prefix; nothing a request URL could not be built on. */
+function externalUrlOf (value: string, problems: string[]): URL | undefined {
+  if (!URL.canParse(value)) {
+    problems.push('EXTERNAL_URL: not a valid http(s) URL')
+    return undefined
+  }
+  const url = new URL(value)
+  if (url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
+    problems.push('EXTERNAL_URL: give scheme, host and an optional path prefix only (no query, fragment or credentials)')
+    return undefined
+  }
+  url.pathname = url.pathname.replace(/\/+$/, '')
+  return url
+}
 
 function duration (raw: RawConfig, key: keyof RawConfig): number {
   try {
@@ -195,6 +225,13 @@ export function configFromRaw (raw: RawConfig): Config {
   const revocationCacheTtl = duration(raw, 'REVOCATION_CACHE_TTL')
   const reuseGrace = duration(raw, 'REFRESH_REUSE_GRACE')
   const trustProxy = parseTrustProxy(raw.TRUST_PROXY, problems)
+  const dpopMaxAge = duration(raw, 'DPOP_PROOF_MAX_AGE')
+  if (dpopMaxAge < 1 || dpopMaxAge > MAX_DPOP_PROOF_AGE) problems.push(`DPOP_PROOF_MAX_AGE: must be between 1 s and 5m, got ${dpopMaxAge} s`)
+  const nonceSecret = raw.DPOP_NONCE_SECRET === '' ? undefined : raw.DPOP_NONCE_SECRET
+  if (nonceSecret !== undefined && Buffer.byteLength(nonceSecret, 'utf8') < MIN_HS256_SECRET_BYTES) {
+    problems.push(`DPOP_NONCE_SECRET: must be at least ${MIN_HS256_SECRET_BYTES} bytes of random data`)
+  }
+  const externalUrl = raw.EXTERNAL_URL === undefined || raw.EXTERNAL_URL === '' ? undefined : externalUrlOf(raw.EXTERNAL_URL, problems)
   if (clockTolerance > MAX_CLOCK_TOLERANCE) problems.push(`CLOCK_TOLERANCE: at most 5m (300 s) is allowed, got ${clockTolerance} s`)
   if (accessTtl < 1) problems.push('ACCESS_TOKEN_TTL: must be at least 1 s')
   if (refreshTtl < 1) problems.push('REFRESH_TOKEN_TTL: must be at least 1 s')
@@ -275,6 +312,8 @@ export function configFromRaw (raw: RawConfig): Config {
     },
     redisUrl: raw.REDIS_URL === '' ? undefined : raw.REDIS_URL,
     revocation: { mode: raw.REVOCATION_MODE, cacheSize: raw.REVOCATION_CACHE_SIZE, cacheTtl: revocationCacheTtl },
+    dpop: { mode: raw.DPOP, maxAge: dpopMaxAge, nonce: raw.DPOP_NONCE === 'on', nonceSecret, replayCache: raw.DPOP_REPLAY_CACHE },
+    externalUrl,
     corsOrigins: raw.CORS_ORIGINS.split(',').map((o) => o.trim()).filter((o) => o !== ''),
     trustProxy,
     logLevel: raw.LOG_LEVEL,

@@ -75,7 +75,7 @@ function documentedValues (): Array<[string, string]> {
 }
 
 // Settings without a default: .env.example shows an example (or nothing) for them.
-const EXAMPLES_ONLY = new Set(['JWT_SECRET', 'JWT_PRIVATE_KEY', 'REDIS_URL', 'SMTP_URL', 'CORS_ORIGINS'])
+const EXAMPLES_ONLY = new Set(['JWT_SECRET', 'JWT_PRIVATE_KEY', 'REDIS_URL', 'SMTP_URL', 'CORS_ORIGINS', 'EXTERNAL_URL', 'DPOP_NONCE_SECRET'])
 
 t.test('.env.example shows the built-in defaults: uncommenting any of its lines changes nothing', async (t) => {
   const defaults = loadConfig({})
@@ -101,6 +101,21 @@ t.test('finding 7: TRUST_PROXY=true, hop counts and unparsable entries are refus
   t.equal(loadConfig({ TRUST_PROXY: '10.0.1.0/24, loopback, 2001:db8::5' }).trustProxy, '10.0.1.0/24,loopback,2001:db8::5')
   t.equal(loadConfig({ TRUST_PROXY: '0' }).trustProxy, false, 'no hops is no proxy')
   t.equal(loadConfig({ TRUST_PROXY: 'false' }).trustProxy, false)
+})
+
+t.test('DPoP settings: optional by default, bounded proof age, a real nonce secret, a plain EXTERNAL_URL', async (t) => {
+  t.same(loadConfig({}).dpop, { mode: 'optional', maxAge: 60, nonce: false, nonceSecret: undefined, replayCache: 100_000 })
+  t.equal(loadConfig({}).externalUrl, undefined)
+  t.equal(loadConfig({ DPOP: 'required', DPOP_PROOF_MAX_AGE: '2m' }).dpop.maxAge, 120)
+  t.match(refusal({ DPOP: 'maybe' }), /DPOP/)
+  t.match(refusal({ DPOP_PROOF_MAX_AGE: '10m' }), /DPOP_PROOF_MAX_AGE: must be between 1 s and 5m/)
+  t.match(refusal({ DPOP_PROOF_MAX_AGE: '0' }), /DPOP_PROOF_MAX_AGE/)
+  t.match(refusal({ DPOP_NONCE: 'on', DPOP_NONCE_SECRET: 'short' }), /DPOP_NONCE_SECRET: must be at least 32 bytes/)
+  t.match(refusal({ DPOP_REPLAY_CACHE: '10' }), /DPOP_REPLAY_CACHE/)
+  t.equal(loadConfig({ EXTERNAL_URL: 'https://auth.example.com/api/' }).externalUrl?.href, 'https://auth.example.com/api')
+  t.match(refusal({ EXTERNAL_URL: 'https://auth.example.com/?x=1' }), /EXTERNAL_URL: give scheme, host and an optional path prefix only/)
+  t.match(refusal({ EXTERNAL_URL: 'https://user:pw@auth.example.com' }), /EXTERNAL_URL/)
+  t.match(refusal({ EXTERNAL_URL: 'ftp://auth.example.com' }), /EXTERNAL_URL/)
 })
 
 t.test('unknown variables in the environment are ignored, not refused', async (t) => {

@@ -9,6 +9,7 @@ import { ManualClock } from '../src/clock'
 import { createSqliteStore } from '../src/store/sqlite-store'
 import { StoreUnavailableError, type UserStore } from '../src/store/user-store'
 import { bearer, build, PASSWORD, register, registerAdmin, START } from './support/app'
+import { INJECT_ORIGIN, makeProof, proofKey } from './support/dpop'
 
 interface Response { headers?: Record<string, unknown>, content?: Record<string, { examples?: Record<string, unknown> }> }
 interface Operation { operationId?: string, responses?: Record<string, Response> }
@@ -83,6 +84,14 @@ t.test('every answer is documented with its status, its headers and its problem 
   await check('refreshTokens', post('/v1/auth/refresh', { refreshToken: loginRefresh }), 200)
   ctx.clock.advance(60_000)
   await check('refreshTokens', post('/v1/auth/refresh', { refreshToken: loginRefresh }), 401)
+
+  // DPoP: a refused proof at a token endpoint, then a bound token without its proof, and its refresh without one.
+  await check('register', post('/v1/auth/register', { email: 'dpop@example.com', password: PASSWORD }, { dpop: 'not-a-proof' }), 400)
+  const proof = await makeProof(proofKey(), { htm: 'POST', htu: `${INJECT_ORIGIN}/v1/auth/register` }, {}, ctx.clock.now())
+  const bound = await check('register', post('/v1/auth/register', { email: 'dpop@example.com', password: PASSWORD }, { dpop: proof }), 201)
+  const boundTokens = bound.json<{ accessToken: string, refreshToken: string }>()
+  await check('whoami', { url: '/v1/auth/whoami', headers: bearer(boundTokens.accessToken) }, 401)
+  await check('refreshTokens', post('/v1/auth/refresh', { refreshToken: boundTokens.refreshToken }), 400)
 
   // Bearer routes: each kind of refusal, then success.
   const user = await register(app, 'erin@example.com')

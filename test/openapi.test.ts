@@ -182,7 +182,7 @@ t.test('bearer routes: security requirement and RFC 6750 WWW-Authenticate on 400
   t.ok(bearerOps.length >= 10, `${bearerOps.length} bearer operations`)
   for (const { path: p, method, op } of bearerOps) {
     const id = `${method.toUpperCase()} ${p}`
-    t.same(op.security, [{ bearerAuth: [] }], `${id}: security bearerAuth`)
+    t.same(op.security, [{ bearerAuth: [] }, { dpopAuth: [] }], `${id}: security bearerAuth or dpopAuth (RFC 9449)`)
     for (const code of ['400', '401']) {
       t.ok(headerNames(op.responses?.[code]).includes('www-authenticate'), `${id} ${code}: WWW-Authenticate header`)
     }

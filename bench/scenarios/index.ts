@@ -1,6 +1,7 @@
 // Every scenario of `npm run bench`, in the order they run.
 import type { Scenario } from '../lib/scenario'
 import { coldStart } from './cold-start'
+import { dpop } from './dpop'
 import { loginStorm } from './login-storm'
 import { memory } from './memory'
 import { peers } from './peers'
@@ -9,4 +10,4 @@ import { revocation } from './revocation'
 import { tokenSize } from './token-size'
 import { verification } from './verification'
 
-export const SCENARIOS: Scenario[] = [verification, peers, memory, loginStorm, tokenSize, coldStart, revocation, refresh]
+export const SCENARIOS: Scenario[] = [verification, peers, memory, loginStorm, tokenSize, coldStart, revocation, refresh, dpop]

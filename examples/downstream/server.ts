@@ -5,6 +5,7 @@ import fastifyJwt, { type TokenOrHeader } from '@fastify/jwt'
 import closeWithGrace from 'close-with-grace'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import buildGetJwks from 'get-jwks'
+import { checkDpop, DPOP_ALGS, replayGuard } from './dpop'
 
 export interface DownstreamConfig {
   host: string
@@ -17,6 +18,8 @@ export interface DownstreamConfig {
   audience: string
   /** Seconds a fetched key is trusted without asking the JWKS again: the delay before a retired key is refused here. */
   jwksCacheTtl: number
+  /** The URL clients reach this service at, behind a proxy; DPoP proofs name it. Default: each request's scheme and Host. */
+  publicUrl: URL | undefined
   logLevel: string
 }
 
@@ -33,6 +36,8 @@ const JWKS_TIMEOUT_MS = 5_000
 /** Leeway for exp/nbf/iat between this host's clock and Tessera's (Tessera's own default is 30 s). */
 const CLOCK_TOLERANCE_MS = 30_000
 const REALM = 'downstream'
+/** Either scheme: Bearer for unbound tokens, DPoP for tokens bound to the client's key (RFC 9449 §7.1). */
+const CREDENTIALS = /^(Bearer|DPoP) +([A-Za-z0-9\-._~+/]+=*)$/i
 
 /** The key named by the token is not in Tessera's JWKS (unknown, retired, or with another alg). */
 class UnknownKeyError extends Error {
@@ -71,6 +76,7 @@ export function configFromEnv (env: Record<string, string | undefined> = process
     audience: env.TESSERA_AUDIENCE ?? 'tessera-api',
     // Tessera's JWKS_MAX_AGE default (10 min): a retired key is refused here at most this long after Tessera drops it.
     jwksCacheTtl: positiveInteger(env, 'JWKS_CACHE_TTL', 600, 1),
+    publicUrl: env.PUBLIC_URL === undefined || env.PUBLIC_URL === '' ? undefined : new URL(env.PUBLIC_URL),
     logLevel: env.LOG_LEVEL ?? 'info'
   }
 }
@@ -168,11 +174,15 @@ export async function buildDownstream (config: DownstreamConfig): Promise<Fastif
       requiredClaims: ['iss', 'aud', 'sub', 'iat', 'exp', 'jti'],
       clockTolerance: CLOCK_TOLERANCE_MS,
       // No verification cache: a cached verdict would outlive the key's retirement.
-      cache: false
+      cache: false,
+      extractToken: (request: FastifyRequest) => CREDENTIALS.exec(request.headers.authorization ?? '')?.[2]
     }
   })
+  const firstUse = replayGuard()
 
   const authenticate = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
+    const header = request.headers.authorization
+    if (header === undefined || !/^(?:Bearer|DPoP)(?:\s|$)/i.test(header)) return refuse(request, reply, { code: 'FST_JWT_NO_AUTHORIZATION_IN_HEADER' })
     try {
       await request.jwtVerify()
     } catch (err) {
@@ -180,7 +190,23 @@ export async function buildDownstream (config: DownstreamConfig): Promise<Fastif
     }
     const sub = (request.user as { sub?: unknown }).sub
     if (typeof sub !== 'string' || sub === '') return refuse(request, reply, new UnknownKeyError('no sub'))
-    return undefined
+    const [, scheme, token] = CREDENTIALS.exec(header) as RegExpExecArray
+    const base = config.publicUrl === undefined ? `${request.protocol}://${request.host}` : config.publicUrl.origin + config.publicUrl.pathname.replace(/\/+$/, '')
+    const proofs: string[] = []
+    const raw = request.raw.rawHeaders
+    for (let i = 0; i < raw.length; i += 2) if (raw[i].toLowerCase() === 'dpop') proofs.push(raw[i + 1])
+    const why = await checkDpop({
+      scheme: scheme.toLowerCase() === 'dpop' ? 'DPoP' : 'Bearer',
+      token,
+      claims: request.user as { cnf?: { jkt?: unknown } },
+      method: request.method,
+      url: base + request.url.split('?', 1)[0],
+      proofs
+    }, firstUse)
+    if (why === null) return undefined
+    request.log.info({ reason: why }, 'DPoP refused')
+    return reply.code(401).header('www-authenticate', `DPoP algs="${DPOP_ALGS.join(' ')}", error="invalid_dpop_proof", error_description="${why}"`)
+      .send({ error: 'invalid_dpop_proof', message: why })
   }
 
   app.get('/health', async () => ({ status: 'ok' }))

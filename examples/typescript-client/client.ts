@@ -1,5 +1,6 @@
 // A typed Tessera client: openapi-fetch over the types that openapi-typescript generates from openapi.yaml, and
-// one wrapper around fetch that answers a 401 `invalid_token` challenge by refreshing once and retrying.
+// one wrapper around fetch that answers a 401 `invalid_token` challenge by refreshing once and retrying. With `dpop`,
+// a fetch middleware adds a DPoP proof (RFC 9449) to every request, so the tokens are bound to the app's key.
 //
 //   npx openapi-typescript openapi.yaml -o schema.d.ts   (next to this file; regenerate when openapi.yaml changes)
 import createClient, { type Client } from 'openapi-fetch'
@@ -44,6 +45,29 @@ export interface TesseraClientOptions {
   onSessionEnded?: (problem: Problem) => void
   /** Defaults to globalThis.fetch; tests pass one that counts requests. */
   fetch?: (request: Request) => Promise<Response>
+  /**
+   * Makes a DPoP proof with the app's own key, which never leaves the device: with it, every request carries a proof
+   * (withDpop below) and Tessera binds the tokens to that key, so a copied token is worthless elsewhere. For example
+   * with panva's `dpop` package: `(htm, htu, token) => generateProof(keyPair, htu, htm, undefined, token)`.
+   */
+  dpop?: ProofMaker
+}
+
+/** A DPoP proof for one request: its method, its URL without query, and the access token it carries if any (`ath`). */
+export type ProofMaker = (htm: string, htu: string, accessToken?: string) => Promise<string>
+
+/**
+ * The fetch middleware of DPoP: a fresh proof on every request (a retry gets a new one), with `ath` when the request
+ * carries a DPoP-bound token. Requests without a token (register, login, refresh) get one too: that is what binds.
+ */
+export function withDpop (send: (request: Request) => Promise<Response>, makeProof: ProofMaker): (request: Request) => Promise<Response> {
+  return async (request) => {
+    const url = new URL(request.url)
+    const authorization = request.headers.get('authorization')
+    const token = authorization?.startsWith('DPoP ') === true ? authorization.slice(5) : undefined
+    request.headers.set('dpop', await makeProof(request.method, url.origin + url.pathname, token))
+    return await send(request)
+  }
 }
 
 export interface TesseraClient {
@@ -73,8 +97,11 @@ export function isInvalidTokenChallenge (response: Response): boolean {
 }
 
 export function createTesseraClient (options: TesseraClientOptions): TesseraClient {
-  const send = options.fetch ?? ((request: Request) => globalThis.fetch(request))
+  const base = options.fetch ?? ((request: Request) => globalThis.fetch(request))
+  const send = options.dpop === undefined ? base : withDpop(base, options.dpop)
   let accessToken: string | null = null
+  /** The scheme the access token goes with: DPoP when Tessera bound it to our key (tokenType), Bearer otherwise. */
+  let scheme: AuthResult['tokenType'] = 'Bearer'
   let refreshToken: string | null = options.refreshToken ?? null
   /** The refresh in flight: every request that meets a 401 meanwhile waits for this one (single flight). */
   let refreshing: Promise<boolean> | null = null
@@ -84,6 +111,7 @@ export function createTesseraClient (options: TesseraClientOptions): TesseraClie
 
   function keep (result: AuthResult): void {
     accessToken = result.accessToken
+    scheme = result.tokenType
     refreshToken = result.refreshToken
     options.onTokens?.({ accessToken, refreshToken })
   }
@@ -116,7 +144,7 @@ export function createTesseraClient (options: TesseraClientOptions): TesseraClie
   }
 
   const withBearer = (request: Request, token: string | null): Request => {
-    if (token !== null) request.headers.set('authorization', `Bearer ${token}`)
+    if (token !== null) request.headers.set('authorization', `${scheme} ${token}`)
     return request
   }
 

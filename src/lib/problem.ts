@@ -3,6 +3,7 @@
 import { Errors, type ErrorCode, type FieldError, type RefreshRefusal, type TesseraError } from '../errors'
 import type { Role } from '../store/user-store'
 import type { PasswordErrorCode } from './password-policy'
+import { DPOP_ALGS, DpopError, type DpopReason, type ProofSite } from '../tokens/dpop'
 import type { TokenError, TokenReason } from '../tokens/token-error'
 import type { TokenKind } from '../tokens/token-kinds'
 
@@ -15,6 +16,7 @@ export type { FieldError }
  */
 export const PROBLEM_CODES = [
   'ERR_ACCOUNT_DISABLED', 'ERR_AUTH_MALFORMED', 'ERR_AUTH_REQUIRED', 'ERR_BAD_REQUEST', 'ERR_EMAIL_TAKEN', 'ERR_FORBIDDEN',
+  'ERR_DPOP_NONCE_REQUIRED', 'ERR_DPOP_PROOF_INVALID',
   'ERR_EMAIL_ALREADY_VERIFIED', 'ERR_EMAIL_NOT_VERIFIED', 'ERR_RESET_TOKEN_EXPIRED', 'ERR_RESET_TOKEN_INVALID',
   'ERR_VERIFY_TOKEN_EXPIRED', 'ERR_VERIFY_TOKEN_INVALID',
   'ERR_HEADERS_TOO_LARGE', 'ERR_INTERNAL', 'ERR_INVALID_CREDENTIALS', 'ERR_LAST_ADMIN', 'ERR_MALFORMED_JSON', 'ERR_NOT_FOUND',
@@ -27,6 +29,8 @@ export const PROBLEM_CODES = [
 export type ProblemCode = typeof PROBLEM_CODES[number]
 
 export type BearerError = 'invalid_request' | 'invalid_token' | 'insufficient_scope'
+/** RFC 9449 §7.1 and §8: the errors of a DPoP challenge. */
+export type DpopChallengeError = 'invalid_token' | 'invalid_dpop_proof' | 'use_dpop_nonce'
 
 export interface ProblemInit {
   status: number
@@ -35,6 +39,8 @@ export interface ProblemInit {
   detail?: string
   /** RFC 6750 challenge: null for "no credentials" (bare `Bearer realm=…`). */
   bearer?: { error: BearerError | null, description?: string }
+  /** RFC 9449 §7.1 challenge, instead of a Bearer one: `DPoP algs="…", error="…"`. */
+  dpop?: { error: DpopChallengeError, description: string }
   headers?: Record<string, string>
   errors?: FieldError[]
 }
@@ -45,6 +51,7 @@ export class ProblemError extends Error {
   readonly title: string
   readonly detail: string
   readonly bearer: ProblemInit['bearer']
+  readonly dpop: ProblemInit['dpop']
   readonly headers: Record<string, string>
   readonly errors: FieldError[] | undefined
 
@@ -55,6 +62,7 @@ export class ProblemError extends Error {
     this.title = init.title
     this.detail = init.detail ?? init.title
     this.bearer = init.bearer
+    this.dpop = init.dpop
     this.headers = init.headers ?? {}
     this.errors = init.errors
   }
@@ -87,6 +95,11 @@ export function bearerChallenge (realm: string, bearer: NonNullable<ProblemInit[
     if (bearer.description !== undefined) value += `, error_description="${bearer.description.replaceAll('"', "'")}"`
   }
   return value
+}
+
+/** The RFC 9449 §7.1 `WWW-Authenticate` value: the algorithms a proof may use, and what failed. */
+export function dpopChallenge (dpop: NonNullable<ProblemInit['dpop']>): string {
+  return `DPoP algs="${DPOP_ALGS.join(' ')}", error="${dpop.error}", error_description="${dpop.description.replaceAll('"', "'")}"`
 }
 
 const bearerProblem = (code: ProblemCode, description: string): ProblemError => new ProblemError({
@@ -183,6 +196,8 @@ export const Problems = {
   userNotFound: () => problemFor(Errors.userNotFound()),
   refreshTokenReused: () => problemFor(Errors.refreshTokenReused()),
   sessionNotFound: () => problemFor(Errors.sessionNotFound()),
+  /** A refused DPoP proof or binding (src/tokens/dpop.ts): 400 at a token endpoint, 401 with a DPoP challenge elsewhere. */
+  dpop: (reason: DpopReason, site: ProofSite) => dpopProblem(new DpopError(reason, site)),
   /** Sent by the server's client-error handler: Node refuses the request before any route runs. */
   headersTooLarge: () => new ProblemError({
     status: 431, code: 'ERR_HEADERS_TOO_LARGE', title: 'Request header fields too large', detail: 'The request headers are too large'
@@ -234,3 +249,44 @@ const TOKEN_PROBLEMS: Readonly<Record<TokenKind, (reason: TokenReason) => Proble
 
 /** The problem a TokenError (src/tokens/verifier.ts) is answered with. */
 export const tokenProblem = (err: TokenError): ProblemError => TOKEN_PROBLEMS[err.kind](err.reason)
+
+/** The error_description of a refused DPoP proof or binding: what failed, never the proof or a library's message. */
+const DPOP_DETAILS: Readonly<Record<DpopReason, string>> = {
+  missing: 'Send a DPoP proof in the DPoP header',
+  multiple: 'Send exactly one DPoP header',
+  'too-long': 'The DPoP proof is too long',
+  malformed: 'The DPoP proof is not a well-formed JWT with a public jwk, jti, htm, htu and iat',
+  'wrong-type': 'The DPoP proof must have typ dpop+jwt',
+  'bad-alg': `The DPoP proof must be signed with one of ${DPOP_ALGS.join(', ')}`,
+  'private-key': 'The DPoP proof jwk must be a public key',
+  'bad-signature': 'The DPoP proof signature does not match its jwk',
+  htm: 'The DPoP proof htm does not match the request method',
+  htu: 'The DPoP proof htu does not match the request URL (scheme, host and path, without query or fragment)',
+  stale: 'The DPoP proof is too old (iat)',
+  future: 'The DPoP proof is dated in the future (iat)',
+  replayed: 'The DPoP proof was used already (jti)',
+  ath: 'The DPoP proof ath does not match the access token',
+  'wrong-key': 'The DPoP proof is signed by another key than the one the token is bound to',
+  'use-nonce': 'Make the DPoP proof again with the nonce of the DPoP-Nonce header',
+  'bound-as-bearer': 'The token is bound to a DPoP key: send it as Authorization: DPoP <token>, with a proof',
+  'unbound-as-dpop': 'The token is not bound to a key: send it as Authorization: Bearer <token>',
+  'dpop-required': 'This server accepts DPoP-bound tokens only: send a DPoP proof'
+}
+
+/** Refusals about how a token is presented rather than about the proof: RFC 9449 §7.1 calls them invalid_token. */
+const TOKEN_LEVEL: ReadonlySet<DpopReason> = new Set(['bound-as-bearer', 'unbound-as-dpop', 'dpop-required'])
+
+/**
+ * The answer to a refused DPoP proof (src/tokens/dpop.ts). At a token endpoint 400, as RFC 9449 §5 answers
+ * invalid_dpop_proof and use_dpop_nonce there; at a protected resource 401 with a DPoP challenge (§7.1). A nonce
+ * refusal carries the nonce to use in DPoP-Nonce (§8).
+ */
+export function dpopProblem (err: DpopError): ProblemError {
+  const description = DPOP_DETAILS[err.reason]
+  const code: ProblemCode = err.reason === 'use-nonce' ? 'ERR_DPOP_NONCE_REQUIRED' : 'ERR_DPOP_PROOF_INVALID'
+  const headers = err.nonce !== undefined ? { 'dpop-nonce': err.nonce } : undefined
+  const title = err.reason === 'use-nonce' ? 'DPoP nonce required' : 'Invalid DPoP proof'
+  if (err.site === 'token') return new ProblemError({ status: 400, code, title, detail: description, ...(headers !== undefined ? { headers } : {}) })
+  const error: DpopChallengeError = err.reason === 'use-nonce' ? 'use_dpop_nonce' : TOKEN_LEVEL.has(err.reason) ? 'invalid_token' : 'invalid_dpop_proof'
+  return new ProblemError({ status: 401, code, title, detail: description, dpop: { error, description }, ...(headers !== undefined ? { headers } : {}) })
+}

@@ -6,10 +6,12 @@ import type { Clock } from '../clock'
 import type { KeyRing } from '../keys/key-ring'
 import { Problems } from '../lib/problem'
 import type { Role } from '../store/user-store'
-import { isSessionClaims, type AccessClaims } from '../tokens/claims'
+import { isSessionClaims, type AccessClaims, type Confirmation } from '../tokens/claims'
+import { DpopChecker, DpopError, type DpopSettings } from '../tokens/dpop'
+import type { ReplayCache } from '../tokens/dpop-replay'
 import { TOKEN_KIND_NAMES, type TokenKind } from '../tokens/token-kinds'
 import { keyFetcher, signatureOptions, TokenVerifier, type SignedToken, type VerifierSettings } from '../tokens/verifier'
-import { extractBearer } from './auth-header'
+import { extractAccessToken, proofRequest } from './auth-header'
 
 export interface AuthOptions extends Omit<VerifierSettings, 'cacheSize'> {
   keyRing: () => KeyRing
@@ -18,6 +20,8 @@ export interface AuthOptions extends Omit<VerifierSettings, 'cacheSize'> {
   verifyCacheSize: number
   /** REVOCATION_MODE=hybrid only; absent, the hook is the stateless one and nothing else runs. */
   revocation?: RevocationCheck
+  /** DPOP and its settings (CLOCK_TOLERANCE comes from above), the jti replay cache and EXTERNAL_URL. */
+  dpop: Omit<DpopSettings, 'clockTolerance'> & { replays: ReplayCache, externalUrl: URL | undefined }
 }
 
 /** Answers whether a verified access token was revoked (src/revocation/revocations.ts); synchronous on a cache hit. */
@@ -40,9 +44,18 @@ declare module 'fastify' {
     authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void>
     /** preHandler factory: 403 insufficient_scope unless the token's role is `role`. */
     requireRole: (role: Role) => (request: FastifyRequest, reply: FastifyReply) => Promise<void>
+    /**
+     * preHandler of the routes that issue tokens from a body credential (register, login, refresh): checks the DPoP
+     * proof if one came (DPOP=required: one must), and sets `request.dpopJkt` so the tokens are bound to its key.
+     */
+    dpopTokenRequest: (request: FastifyRequest, reply: FastifyReply) => Promise<void>
+    /** A bound refresh token refreshes only with a proof from its key (RFC 9449 §5); throws a 400 DpopError otherwise. */
+    checkRefreshBinding: (cnf: Confirmation | undefined, request: FastifyRequest) => void
   }
   interface FastifyRequest {
     auth: AccessClaims | null
+    /** The thumbprint of the DPoP key this request proved it holds; tokens issued to it are bound to that key. */
+    dpopJkt: string | undefined
   }
 }
 
@@ -56,13 +69,35 @@ async function authPlugin (app: FastifyInstance, opts: AuthOptions): Promise<voi
   // With a key callback, fast-jwt's verifier answers with a promise (its types say otherwise).
   const checkSignature = async (kind: TokenKind, token: string): Promise<SignedToken> =>
     await (app.jwt[kind].verify<SignedToken>(token) as unknown as Promise<SignedToken>)
-  const tokens = new TokenVerifier(checkSignature, opts.keyRing, opts.clock, settings)
+  const { replays, externalUrl, ...dpopSettings } = opts.dpop
+  const dpop = new DpopChecker({ ...dpopSettings, clockTolerance }, replays, opts.clock)
+  const tokens = new TokenVerifier(checkSignature, opts.keyRing, opts.clock, settings, dpop)
   app.decorate('tokens', tokens)
   app.decorateRequest('auth', null)
+  app.decorateRequest('dpopJkt', undefined)
 
   const authenticate = async (request: FastifyRequest): Promise<void> => {
-    request.auth = await tokens.verify('access', extractBearer(request))
+    const { scheme, token } = extractAccessToken(request)
+    const { claims, jkt } = await tokens.verifyAccess({ scheme, token, proofRequest: () => proofRequest(request, externalUrl) })
+    request.auth = claims
+    // A route that issues tokens to an authenticated caller (a password change) binds them to the same key.
+    if (jkt !== undefined) request.dpopJkt = jkt
   }
+
+  app.decorate('dpopTokenRequest', async (request: FastifyRequest): Promise<void> => {
+    // DPOP=off: no token is bound, so proofs are not even read.
+    if (dpop.mode === 'off') return
+    const proof = proofRequest(request, externalUrl)
+    if (proof.proofs.length === 0) {
+      if (dpop.mode === 'required') throw new DpopError('dpop-required', 'token')
+      return
+    }
+    request.dpopJkt = await dpop.check(proof, 'token')
+  })
+  app.decorate('checkRefreshBinding', (cnf: Confirmation | undefined, request: FastifyRequest): void => {
+    if (cnf === undefined || cnf.jkt === request.dpopJkt) return
+    throw new DpopError(request.dpopJkt === undefined ? 'missing' : 'wrong-key', 'token')
+  })
   // Chosen once here, so stateless mode runs exactly the hook above and pays nothing for hybrid mode.
   const revocation = opts.revocation
   app.decorate('authenticate', revocation === undefined ? authenticate : async (request: FastifyRequest): Promise<void> => {

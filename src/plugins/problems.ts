@@ -4,7 +4,8 @@ import type { Socket } from 'node:net'
 import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { TesseraError } from '../errors'
-import { bearerChallenge, problemBody, ProblemError, problemFor, Problems, tokenProblem, type FieldError } from '../lib/problem'
+import { bearerChallenge, dpopChallenge, dpopProblem, problemBody, ProblemError, problemFor, Problems, tokenProblem, type FieldError } from '../lib/problem'
+import { DpopError } from '../tokens/dpop'
 import { PROBLEM_CONTENT_TYPE } from '../schemas/problem'
 import { TokenError } from '../tokens/token-error'
 
@@ -22,6 +23,7 @@ export function toProblem (err: FastifyError): ProblemError {
   if (err instanceof ProblemError) return err
   if (err instanceof TesseraError) return problemFor(err)
   if (err instanceof TokenError) return tokenProblem(err)
+  if (err instanceof DpopError) return dpopProblem(err)
   // Services let a store outage through (StoreUnavailableError): "try again later", not a bug.
   if ((err as { code?: unknown }).code === 'ERR_STORE_UNAVAILABLE') return Problems.storeUnavailable()
   if (Array.isArray(err.validation)) {
@@ -58,6 +60,7 @@ export function toProblem (err: FastifyError): ProblemError {
 
 export function sendProblem (reply: FastifyReply, problem: ProblemError, realm: string): FastifyReply {
   if (problem.bearer !== undefined) reply.header('www-authenticate', bearerChallenge(realm, problem.bearer))
+  if (problem.dpop !== undefined) reply.header('www-authenticate', dpopChallenge(problem.dpop))
   for (const [name, value] of Object.entries(problem.headers)) reply.header(name, value)
   return reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).send(problemBody(problem))
 }

@@ -44,7 +44,10 @@ export const RefreshBodySchema = Type.Object({
 
 export const AuthResultSchema = Type.Object({
   user: Type.Ref(UserSchema),
-  tokenType: Type.Literal('Bearer'),
+  tokenType: Type.Union([Type.Literal('Bearer'), Type.Literal('DPoP')], {
+    description: 'DPoP when the request carried a valid DPoP proof (RFC 9449): both tokens are then bound to its key, and the access ' +
+      'token is sent as `Authorization: DPoP <token>` with a fresh proof on every request. Bearer otherwise'
+  }),
   accessToken: Type.String(),
   expiresIn: Type.Integer({ description: 'Seconds until the access token expires' }),
   refreshToken: Type.String(),

@@ -8,6 +8,7 @@ type Headers = Record<string, TSchema>
 interface Response { description: string, headers?: Headers }
 
 const WWW_AUTHENTICATE = Type.String({ description: 'RFC 6750 Bearer challenge, e.g. Bearer realm="tessera", error="invalid_token"' })
+const DPOP_NONCE = Type.String({ description: 'DPOP_NONCE=on: the nonce the next DPoP proof must carry (RFC 9449 §8)' })
 const RETRY_AFTER = Type.String({ description: 'Seconds to wait before retrying' })
 /** Sent by the abuse limits (src/plugins/external/rate-limit.ts) once they counted the request: not when RATE_LIMIT=off, nor on refusals before them. */
 const RATE_LIMIT_HEADERS: Headers = {
@@ -68,7 +69,9 @@ export const ExampleProblems = {
     Problems.weakPassword('ERR_PASSWORD_COMMON', 'password is in a list of commonly used passwords', path),
     Problems.weakPassword('ERR_PASSWORD_MALFORMED', 'password must not contain control characters such as tab or newline', path)
   ],
-  malformedAuthorization: Problems.malformedAuthorization('Expected: Authorization: Bearer <token>')
+  malformedAuthorization: Problems.malformedAuthorization('Expected: Authorization: Bearer <token>'),
+  /** A token endpoint's refusals of a DPoP proof (RFC 9449 §5). */
+  dpopTokenRequest: [Problems.dpop('missing', 'token'), Problems.dpop('use-nonce', 'token')]
 }
 
 /** Problems every route can answer with. */
@@ -95,9 +98,11 @@ export const bearerBadRequest = (description: string, extra: ProblemError[] = []
 /** Problems of routes guarded by the Bearer hook. */
 export const bearerProblems = {
   ...bearerBadRequest('Malformed Authorization header (error="invalid_request")'),
-  401: problemResponse('Missing, invalid or expired access token (REVOCATION_MODE=hybrid: or revoked)', [
-    Problems.missingCredentials(), Problems.invalidToken(), Problems.expiredToken(), Problems.revokedToken()
-  ], { 'www-authenticate': WWW_AUTHENTICATE }),
+  401: problemResponse('Missing, invalid or expired access token (REVOCATION_MODE=hybrid: or revoked), or a DPoP-bound token without a valid proof ' +
+    '(a DPoP challenge: DPoP algs="…", error="invalid_dpop_proof", "invalid_token" or "use_dpop_nonce" with a DPoP-Nonce header)', [
+    Problems.missingCredentials(), Problems.invalidToken(), Problems.expiredToken(), Problems.revokedToken(),
+    Problems.dpop('wrong-key', 'resource'), Problems.dpop('use-nonce', 'resource')
+  ], { 'www-authenticate': WWW_AUTHENTICATE, 'dpop-nonce': DPOP_NONCE }),
   ...commonProblems
 }
 
@@ -116,6 +121,11 @@ export const forbiddenProblem = {
     [Problems.insufficientScope('admin'), Problems.accountDisabled()], { 'www-authenticate': WWW_AUTHENTICATE })
 }
 
+/** The 400 of a route that issues tokens (DPoP proofs are checked after the limits): a refused body or DPoP proof. */
+export const tokenRequestBadRequest = (description: string, extra: ProblemError[]) => ({
+  400: problemResponse(description, [...extra, ...ExampleProblems.dpopTokenRequest], { 'dpop-nonce': DPOP_NONCE })
+})
+
 export const rateLimited = {
   429: problemResponse('Too many requests', [Problems.rateLimited('login-account', 540)], { 'retry-after': RETRY_AFTER, ...RATE_LIMIT_HEADERS })
 }
@@ -124,10 +134,11 @@ export const unavailable = {
 }
 
 /**
- * A fresh array per route: @fastify/swagger keeps the route's own object, and one object shared by
- * several operations is written to openapi.yaml as a YAML anchor and aliases (`&a1` / `*a1`).
+ * Either scheme: a Bearer token, or a DPoP-bound one with its proof (RFC 9449). A fresh array per route:
+ * @fastify/swagger keeps the route's own object, and one object shared by several operations is written to
+ * openapi.yaml as a YAML anchor and aliases (`&a1` / `*a1`).
  */
-export const bearerSecurity = (): Array<{ bearerAuth: string[] }> => [{ bearerAuth: [] }]
+export const bearerSecurity = (): Array<{ bearerAuth: string[] } | { dpopAuth: string[] }> => [{ bearerAuth: [] }, { dpopAuth: [] }]
 /** Public operations say so: without `security`, linters and generators cannot tell "public" from "forgotten". */
 export const noSecurity = (): never[] => []
 

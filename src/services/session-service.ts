@@ -15,6 +15,8 @@ export interface SignInClient {
   deviceName?: string
   userAgent?: string
   ip?: string
+  /** The thumbprint of the DPoP key the request proved it holds: the tokens issued are bound to it. */
+  jkt?: string
 }
 
 /** A user and the tokens just issued to them: what register, login, refresh and a password change return. */
@@ -73,7 +75,7 @@ export class SessionService {
       ip: client.ip === undefined ? null : clientAddress(client.ip)
     }, { maxPerUser: this.deps.maxPerUser })
     this.purgeNowAndThen()
-    return this.issue(user, session)
+    return this.issue(user, session, client)
   }
 
   /**
@@ -90,10 +92,10 @@ export class SessionService {
     switch (result.outcome) {
       case 'rotated':
         this.purgeNowAndThen()
-        return this.issue(user, result.session)
+        return this.issue(user, result.session, client)
       case 'stale': {
         const session = result.session
-        if (this.withinGrace(claims.ctr, session, now)) return this.issue(user, session)
+        if (this.withinGrace(claims.ctr, session, now)) return this.issue(user, session, client)
         await this.endOne(session.userId, session.id, 'refresh_token_reused')
         this.deps.log.warn({ userId: session.userId, sid: session.id }, 'a superseded refresh token was used again: session ended')
         throw Errors.refreshTokenReused()
@@ -182,13 +184,13 @@ export class SessionService {
     const session = sid === undefined ? null : await this.deps.store.findSession(sid)
     const now = this.deps.clock.now()
     if (session !== null && session.userId === user.id && session.endedAt === null && session.expiresAt.getTime() > now) {
-      return this.issue(user, session)
+      return this.issue(user, session, client)
     }
     return await this.start(user, Math.floor(now / 1000), client)
   }
 
-  private issue (user: UserRecord, session: SessionRecord): SignedIn {
-    return { user, tokens: this.deps.issuer.issue(user, { id: session.id, authTime: session.authTime, counter: session.counter }) }
+  private issue (user: UserRecord, session: SessionRecord, client: SignInClient): SignedIn {
+    return { user, tokens: this.deps.issuer.issue(user, { id: session.id, authTime: session.authTime, counter: session.counter }, client.jkt) }
   }
 
   /** The token is the one superseded by the last rotation, and it was superseded at most REFRESH_REUSE_GRACE ago. */

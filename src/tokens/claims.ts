@@ -16,6 +16,12 @@ export const verifyAudience = (issuer: string): string => `${issuer}/verify`
 
 const NumericDate = Type.Integer({ minimum: 0, maximum: 253402300799, description: 'Seconds since the epoch' })
 
+/** RFC 9449 §6.1: the token is bound to the key whose RFC 7638 SHA-256 thumbprint is `jkt` (DPoP). */
+export const ConfirmationSchema = Type.Object({
+  jkt: Type.String({ minLength: 43, maxLength: 43, pattern: '^[A-Za-z0-9_-]+$' })
+})
+export type Confirmation = Static<typeof ConfirmationSchema>
+
 export const AccessClaimsSchema = Type.Object({
   iss: Type.String(),
   aud: Type.String(),
@@ -24,7 +30,8 @@ export const AccessClaimsSchema = Type.Object({
   iat: NumericDate,
   exp: NumericDate,
   nbf: Type.Optional(NumericDate),
-  jti: Type.String({ minLength: 1, maxLength: 64 })
+  jti: Type.String({ minLength: 1, maxLength: 64 }),
+  cnf: Type.Optional(ConfirmationSchema)
 })
 /** The session (one sign-in, a row of the sessions table) a token belongs to: SESSION_ID_PATTERN of src/lib/ids.ts. */
 const SidSchema = Type.String({ minLength: 16, maxLength: 16, pattern: '^[A-Za-z0-9_-]+$' })
@@ -55,7 +62,9 @@ export const RefreshClaimsSchema = Type.Object({
   iat: NumericDate,
   exp: NumericDate,
   nbf: Type.Optional(NumericDate),
-  jti: Type.String({ minLength: 1, maxLength: 64 })
+  jti: Type.String({ minLength: 1, maxLength: 64 }),
+  /** Bound to a DPoP key: it refreshes only with a proof from that key (RFC 9449 §5). */
+  cnf: Type.Optional(ConfirmationSchema)
 })
 export type RefreshClaims = Static<typeof RefreshClaimsSchema>
 

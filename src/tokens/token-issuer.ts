@@ -38,6 +38,8 @@ export const longestTokenLifetime = (jwt: Config['jwt']): number =>
 export interface TokenSession { id: string, authTime: number, counter: number }
 
 export interface IssuedTokens {
+  /** DPoP when both tokens are bound to the client's key (`cnf.jkt`), Bearer otherwise. */
+  tokenType: 'Bearer' | 'DPoP'
   accessToken: string
   expiresIn: number
   refreshToken: string
@@ -60,8 +62,9 @@ export class TokenIssuer {
   /**
    * Tokens for a user's session. The refresh token's lifetime is cut so the session never outlives SESSION_MAX_AGE
    * from `authTime` (the login, in seconds); it carries the session's counter (`ctr`), which its refresh must match.
+   * With `jkt` (a DPoP key's thumbprint) both tokens are bound to that key.
    */
-  issue (user: { id: string, role: Role, tokenVersion: number }, session: TokenSession): IssuedTokens {
+  issue (user: { id: string, role: Role, tokenVersion: number }, session: TokenSession, jkt?: string): IssuedTokens {
     const signers = this.signers.current()
     const now = nowSeconds(this.clock)
     const { issuer, audience, accessTtl, refreshTtl, sessionMaxAge } = this.settings
@@ -73,7 +76,9 @@ export class TokenIssuer {
     const refresh: RefreshClaims = {
       iss: issuer, aud: issuer, sub: user.id, ver: user.tokenVersion, sid, ctr: session.counter, auth_time: session.authTime, iat: now, exp: refreshExp, jti: newJti()
     }
+    if (jkt !== undefined) access.cnf = refresh.cnf = { jkt }
     return {
+      tokenType: jkt === undefined ? 'Bearer' : 'DPoP',
       accessToken: signers.access(access),
       expiresIn: accessTtl,
       refreshToken: signers.refresh(refresh),

@@ -1,8 +1,9 @@
 // The one function every token goes through, whatever its kind: each rule below runs for every row of token-kinds.ts.
 import { nowSeconds, type Clock } from '../clock'
 import type { KeyRing } from '../keys/key-ring'
-import { checkTimes } from './claims'
+import { checkTimes, type AccessClaims } from './claims'
 import { isCanonicalCompactJws } from './compact-jws'
+import { DpopError, type DpopChecker, type ProofRequest } from './dpop'
 import { TokenError, type TokenReason } from './token-error'
 import { TOKEN_KINDS, type TokenClaims, type TokenKind, type TokenKindRow, type TokenKindSettings } from './token-kinds'
 import { VerifiedTokens } from './verified-tokens'
@@ -15,6 +16,14 @@ export interface VerifierSettings extends TokenKindSettings {
   clockTolerance: number
   /** JWT_VERIFY_CACHE: entries of the verified-token cache of each cached kind; 0 turns it off. */
   cacheSize: number
+}
+
+/** An access token as the Authorization header presented it, and how to read the request's DPoP proof if needed. */
+export interface PresentedAccessToken {
+  scheme: 'Bearer' | 'DPoP'
+  token: string
+  /** Built only for the DPoP scheme: the Bearer path reads nothing more of the request. */
+  proofRequest: () => ProofRequest
 }
 
 /** What the signature engine answers for a token whose key, signature, `typ`, `iss` and `aud` checked out. */
@@ -86,7 +95,9 @@ export class TokenVerifier {
     private readonly checkSignature: CheckSignature,
     ring: () => KeyRing,
     private readonly clock: Clock,
-    private readonly settings: VerifierSettings
+    private readonly settings: VerifierSettings,
+    /** DPoP proofs of bound access tokens; absent, a bound token is refused (nothing could check its proof). */
+    private readonly dpop?: DpopChecker
   ) {
     const kind = (row: TokenKindRow): Kind => ({
       row,
@@ -114,6 +125,26 @@ export class TokenVerifier {
       throw new TokenError(kind, verdict)
     }
     return claims
+  }
+
+  /**
+   * An access token from the Authorization header, with its binding (RFC 9449 §7): a token bound to a key
+   * (`cnf.jkt`) only with the DPoP scheme and a proof from that key for this request and this token, an unbound one
+   * only with the Bearer scheme, and none under DPOP=required. Checked after verify(), so a cached token still needs
+   * its proof on every request. Answers the claims, and the proof's key thumbprint when there was one.
+   */
+  async verifyAccess (presented: PresentedAccessToken): Promise<{ claims: AccessClaims, jkt?: string }> {
+    const claims = await this.verify('access', presented.token)
+    const jkt = claims.cnf?.jkt
+    if (presented.scheme === 'Bearer') {
+      if (jkt !== undefined) throw new DpopError('bound-as-bearer', 'resource')
+      if (this.dpop?.mode === 'required') throw new DpopError('dpop-required', 'resource')
+      return { claims }
+    }
+    if (jkt === undefined) throw new DpopError('unbound-as-dpop', 'resource')
+    if (this.dpop === undefined) throw new DpopError('bound-as-bearer', 'resource')
+    await this.dpop.check(presented.proofRequest(), 'resource', { accessToken: presented.token, jkt })
+    return { claims, jkt }
   }
 
   private async verifySigned (kind: TokenKind, token: string): Promise<TokenClaims[TokenKind]> {

@@ -23,6 +23,7 @@ interface FlowModule {
   concurrentExpiry: RefreshStep
   restartWithStoredToken: RefreshStep
   sessionEnds: RefreshStep
+  dpopFlow: (t: Checks, options: FlowOptions) => Promise<void>
 }
 /** flow.ts's RefreshSession, opaque here. */
 interface RefreshSession { user: { id: string } }
@@ -141,6 +142,9 @@ t.test('the program against real Tessera processes', async (t) => {
     await t.test('after logout-all on another device: the 401s share one failed refresh, the session ends once', (t) =>
       flow.sessionEnds(t, options, session))
   })
+
+  await t.test('DPoP through the fetch middleware: bound tokens work with the key, and copies without it are refused', (t) =>
+    flow.dpopFlow(t, { baseUrl: tessera.baseUrl, email: 'dee@example.com', adminEmail, adminPassword: PASSWORD, log: [] }))
 
   await t.test('the mobile request list of docs/clients.md: each request is one this program sent, with that status', async (t) => {
     const listed = documentedMobileRequests()

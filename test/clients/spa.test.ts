@@ -46,13 +46,46 @@ const storage = (page: Page) => page.evaluate('({ session: { ...sessionStorage }
 const activity = (page: Page) => page.locator('#activity-log li').allTextContents()
 const jwtHeader = (token: string): Record<string, unknown> =>
   JSON.parse(Buffer.from(token.split('.')[0], 'base64url').toString('utf8')) as Record<string, unknown>
+const jwtClaims = (token: string): Record<string, unknown> =>
+  JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString('utf8')) as Record<string, unknown>
+
+/**
+ * In the page: a call to Tessera with this browser profile's own DPoP key, read from IndexedDB the way the SPA stores
+ * it (tessera-dpop / keys / current; created if the profile has none), the proof made here rather than by the SPA.
+ * A string, because this file is compiled without the DOM types. Answers the status and the problem code.
+ */
+const inPageCall = (page: Page, call: { url: string, method: string, authorization?: string, body?: unknown, ath?: string }) =>
+  page.evaluate(`(async (call) => {
+    const b64 = (bytes) => btoa(String.fromCharCode(...new Uint8Array(bytes))).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '')
+    const json = (v) => b64(new TextEncoder().encode(JSON.stringify(v)))
+    const request = (r) => new Promise((resolve, reject) => { r.onsuccess = () => resolve(r.result); r.onerror = () => reject(r.error) })
+    const open = indexedDB.open('tessera-dpop', 1)
+    open.onupgradeneeded = () => open.result.createObjectStore('keys')
+    const db = await request(open)
+    let key = await request(db.transaction('keys').objectStore('keys').get('current'))
+    if (key === undefined) {
+      key = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify'])
+      await request(db.transaction('keys', 'readwrite').objectStore('keys').put(key, 'current'))
+    }
+    const { kty, crv, x, y } = await crypto.subtle.exportKey('jwk', key.publicKey)
+    const payload = { jti: crypto.randomUUID(), htm: call.method, htu: call.url, iat: Math.floor(Date.now() / 1000) }
+    if (call.ath !== undefined) payload.ath = b64(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(call.ath)))
+    const input = json({ typ: 'dpop+jwt', alg: 'ES256', jwk: { kty, crv, x, y } }) + '.' + json(payload)
+    const proof = input + '.' + b64(await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, key.privateKey, new TextEncoder().encode(input)))
+    const headers = { dpop: proof }
+    if (call.authorization !== undefined) headers.authorization = call.authorization
+    if (call.body !== undefined) headers['content-type'] = 'application/json'
+    const res = await fetch(call.url, { method: call.method, headers, body: call.body === undefined ? undefined : JSON.stringify(call.body) })
+    const text = await res.text()
+    return { status: res.status, code: text === '' ? null : JSON.parse(text).code, challenge: res.headers.get('www-authenticate') }
+  })(${JSON.stringify(call)})`) as Promise<{ status: number, code: string | null, challenge: string | null }>
 
 t.test('the SPA\'s browser code type-checks with examples/spa/tsconfig.json (DOM, no Node types)', async (t) => {
   const config = ts.getParsedCommandLineOfConfigFile(path.join(REPO_ROOT, 'examples', 'spa', 'tsconfig.json'), {}, {
     ...ts.sys, onUnRecoverableConfigFileDiagnostic: (d) => { throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n')) }
   })
   if (config === undefined) throw new Error('cannot read examples/spa/tsconfig.json')
-  t.same(config.fileNames.map((f) => path.basename(f)).sort(), ['main.ts', 'session.ts'], 'the two source files')
+  t.same(config.fileNames.map((f) => path.basename(f)).sort(), ['dpop.ts', 'main.ts', 'session.ts'], 'the three source files')
   const program = ts.createProgram({ rootNames: config.fileNames, options: config.options })
   const host: ts.FormatDiagnosticsHost = { getCanonicalFileName: (f) => f, getCurrentDirectory: () => REPO_ROOT, getNewLine: () => '\n' }
   t.same(ts.getPreEmitDiagnostics(program).map((d) => ts.formatDiagnostic(d, host).trim()), [], 'no type error')
@@ -72,11 +105,12 @@ t.test('the SPA in Chromium, on another origin than Tessera', async (t) => {
   await t.test('CORS and the page\'s own headers', async (t) => {
     const preflight = (origin: string) => fetch(`${tessera.baseUrl}/v1/me`, {
       method: 'OPTIONS',
-      headers: { origin, 'access-control-request-method': 'PATCH', 'access-control-request-headers': 'authorization,content-type' }
+      headers: { origin, 'access-control-request-method': 'PATCH', 'access-control-request-headers': 'authorization,content-type,dpop' }
     })
     const allowed = await preflight(spaOrigin)
     t.equal(allowed.headers.get('access-control-allow-origin'), spaOrigin, 'Tessera allows the page\'s origin')
     t.match(allowed.headers.get('access-control-allow-headers') ?? '', /authorization/i, 'and the Authorization header')
+    t.match(allowed.headers.get('access-control-allow-headers') ?? '', /dpop/i, 'and the DPoP header')
     const other = await preflight('http://127.0.0.1:1')
     t.equal(other.headers.get('access-control-allow-origin'), null, 'but no other origin')
     const exposed = await fetch(`${tessera.baseUrl}/v1/me`, { headers: { origin: spaOrigin } })
@@ -143,6 +177,16 @@ t.test('the SPA in Chromium, on another origin than Tessera', async (t) => {
     const { session, local } = await storage(page)
     t.same(Object.keys(session), ['tessera.refreshToken'], 'sessionStorage holds the refresh token and nothing else')
     t.equal(jwtHeader(session['tessera.refreshToken']).typ, 'rt+jwt', 'it is a refresh token')
+    t.match(jwtClaims(session['tessera.refreshToken']).cnf, { jkt: /^[A-Za-z0-9_-]{43}$/ }, 'bound to the page\'s DPoP key')
+    const registered = traffic.responses.find((r) => r.url().endsWith('/v1/auth/register') && r.status() === 201)
+    t.equal(((await registered?.json()) as { tokenType?: string } | undefined)?.tokenType, 'DPoP', 'tokenType DPoP: the SPA uses DPoP by default')
+    t.same(await page.evaluate(`new Promise((resolve) => {
+      const open = indexedDB.open('tessera-dpop', 1)
+      open.onsuccess = () => {
+        const get = open.result.transaction('keys').objectStore('keys').get('current')
+        get.onsuccess = () => resolve({ type: get.result.privateKey.type, extractable: get.result.privateKey.extractable, alg: get.result.privateKey.algorithm.namedCurve })
+      }
+    })`), { type: 'private', extractable: false, alg: 'P-256' }, 'its private key lives in IndexedDB, non-extractable')
     t.same(local, {}, 'localStorage is empty')
     t.same(await context.cookies(), [], 'no cookies')
   })
@@ -198,10 +242,9 @@ t.test('the SPA in Chromium, on another origin than Tessera', async (t) => {
     t.match(await message.textContent(), /^Password changed\./)
     const after = (await storage(page)).session['tessera.refreshToken']
     t.not(after, before, 'a new refresh token in sessionStorage')
-    const old = await fetch(`${tessera.baseUrl}/v1/auth/refresh`, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ refreshToken: before })
-    })
-    t.equal(((await old.json()) as { code: string }).code, 'ERR_REFRESH_TOKEN_REVOKED', 'the old one is revoked')
+    // Asked from the page, with its key: the token is bound to it, so only there can its revocation show.
+    const old = await inPageCall(page, { url: `${tessera.baseUrl}/v1/auth/refresh`, method: 'POST', body: { refreshToken: before } })
+    t.equal(old.code, 'ERR_REFRESH_TOKEN_REVOKED', 'the old one is revoked')
   })
 
   await t.test('reload the page: the tab resumes with the refresh token from sessionStorage', async (t) => {
@@ -220,9 +263,7 @@ t.test('the SPA in Chromium, on another origin than Tessera', async (t) => {
     t.equal(await message.textContent(), 'Logged out everywhere')
     t.equal(await page.textContent('#status'), 'Signed out')
     t.same((await storage(page)).session, {}, 'sessionStorage is empty')
-    const refused = await fetch(`${tessera.baseUrl}/v1/auth/refresh`, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ refreshToken })
-    })
+    const refused = await inPageCall(page, { url: `${tessera.baseUrl}/v1/auth/refresh`, method: 'POST', body: { refreshToken } })
     t.equal(refused.status, 401, 'the last refresh token is refused')
   })
 
@@ -236,6 +277,46 @@ t.test('the SPA in Chromium, on another origin than Tessera', async (t) => {
     const file = path.join(ARTIFACTS, 'spa-profile.png')
     await page.screenshot({ path: file, fullPage: true })
     t.ok(existsSync(file), `screenshot: ${path.relative(REPO_ROOT, file)}`)
+  })
+
+  await t.test('DPoP: the access and refresh tokens copied into another browser context are refused there; the SPA goes on', async (t) => {
+    const refreshToken = (await storage(page)).session['tessera.refreshToken']
+    // The access token lives in the page's memory only: taken from the last request the page sent with it.
+    const sent = traffic.requests.map((r) => r.headers().authorization).filter((a): a is string => a?.startsWith('DPoP ') === true)
+    const accessToken = sent[sent.length - 1]?.slice(5) ?? ''
+    t.match(jwtClaims(accessToken).cnf, { jkt: /^[A-Za-z0-9_-]{43}$/ }, 'the copied access token is bound')
+
+    const thief = await chromium.launchPersistentContext(t.testdir(), { executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_FLAGS, timeout: 30_000 })
+    t.teardown(() => thief.close())
+    thief.setDefaultTimeout(STEP_TIMEOUT_MS)
+    const other = thief.pages()[0] ?? await thief.newPage()
+    other.on('pageerror', (err) => problems.push(`thief context, page error: ${err.message}`))
+    await other.goto(spaOrigin)
+    await other.waitForSelector('body[data-ready="true"]')
+
+    const me = `${tessera.baseUrl}/v1/me`
+    const withOwnKey = await inPageCall(other, { url: me, method: 'GET', authorization: `DPoP ${accessToken}`, ath: accessToken })
+    t.equal(withOwnKey.status, 401, 'the access token with the other context\'s own key: 401')
+    t.equal(withOwnKey.code, 'ERR_DPOP_PROOF_INVALID')
+    t.match(withOwnKey.challenge, /^DPoP algs="[^"]+", error="invalid_dpop_proof"/, 'a DPoP challenge')
+    const asBearer = await inPageCall(other, { url: me, method: 'GET', authorization: `Bearer ${accessToken}` })
+    t.equal(asBearer.status, 401, 'the access token as Bearer: 401')
+    const stolenRefresh = await inPageCall(other, { url: `${tessera.baseUrl}/v1/auth/refresh`, method: 'POST', body: { refreshToken } })
+    t.equal(stolenRefresh.status, 400, 'the refresh token with the other context\'s key: 400')
+    t.equal(stolenRefresh.code, 'ERR_DPOP_PROOF_INVALID')
+
+    // The copied refresh token planted where the SPA looks for it: the page tries to resume and stays signed out.
+    await other.evaluate(`sessionStorage.setItem('tessera.refreshToken', ${JSON.stringify(refreshToken)})`)
+    await other.reload()
+    await other.waitForSelector('body[data-ready="true"]')
+    t.equal(await other.textContent('#status'), 'Signed out', 'the other context cannot resume the session')
+
+    // The page is on its profile screen since the login above.
+    const loads = await profileLoads(page)
+    await page.click('#reload-profile')
+    await page.waitForSelector(`#screen-profile[data-loads="${loads + 1}"]`)
+    t.equal(await page.textContent('#profile-email'), email, 'the SPA that holds the key keeps working')
+    t.equal(await page.textContent('#status').then((s) => s?.startsWith('Signed in as')), true, 'still signed in')
   })
 
   await t.test('devices, in two browser contexts: one signs the other out, whose next refresh fails and shows its login screen', async (t) => {
@@ -290,10 +371,8 @@ t.test('the SPA in Chromium, on another origin than Tessera', async (t) => {
     await page.click('#logout')
     await page.waitForSelector('#screen-login:visible')
     t.equal(await message.textContent(), 'Logged out')
-    const refused = await fetch(`${tessera.baseUrl}/v1/auth/refresh`, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ refreshToken })
-    })
-    t.equal(((await refused.json()) as { code: string }).code, 'ERR_REFRESH_TOKEN_REVOKED', '"Log out" ended this session')
+    const refused = await inPageCall(page, { url: `${tessera.baseUrl}/v1/auth/refresh`, method: 'POST', body: { refreshToken } })
+    t.equal(refused.code, 'ERR_REFRESH_TOKEN_REVOKED', '"Log out" ended this session')
   })
 
   await t.test('the same page from an origin not in CORS_ORIGINS: the browser blocks the calls, the page says why', async (t) => {

@@ -274,3 +274,65 @@ t.test('a downstream service trusts Tessera through the JWKS alone, across rotat
   const orphan = await hello(forge({ alg: 'EdDSA', typ: 'at+jwt', kid: 'notCached' }, accessClaims('orphan'), generateKeyPairSync('ed25519').privateKey))
   t.equal(orphan.status, 503, 'Tessera down and the key not cached: 503, not a 401 that would send the client to log in again')
 })
+
+t.test('DPoP: a token bound by Tessera is accepted downstream only with a proof from its key (panva\'s dpop, jose)', async (t) => {
+  const dir = t.testdir()
+  const tessera = await startServer(t, 'tessera', [compiled('server.js')], {
+    HOST: '127.0.0.1', PORT: '0', DATABASE_URL: `sqlite:${join(dir, 'db.sqlite')}`, JWT_KEYS_DIR: join(dir, 'keys'),
+    ARGON2_MEMORY_KIB: '8192', ARGON2_ITERATIONS: '1', RATE_LIMIT: 'off', LOG_LEVEL: 'info'
+  })
+  const downstream = await startServer(t, 'downstream', ['--import', 'tsx', 'examples/downstream/server.ts'], {
+    HOST: '127.0.0.1', PORT: '0', TESSERA_JWKS_URL: `${tessera.url}/.well-known/jwks.json`, LOG_LEVEL: 'info'
+  })
+  const { generateKeyPair, generateProof } = await import('dpop')
+  const { calculateJwkThumbprint, createRemoteJWKSet, exportJWK, jwtVerify } = await import('jose')
+  const key = await generateKeyPair('ES256')
+  const jkt = await calculateJwkThumbprint(await exportJWK(key.publicKey), 'sha256')
+
+  const registerUrl = `${tessera.url}/v1/auth/register`
+  const res = await fetch(registerUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', dpop: await generateProof(key, registerUrl, 'POST') },
+    body: JSON.stringify({ email: 'alice@example.com', password: PASSWORD }),
+    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS)
+  })
+  t.equal(res.status, 201)
+  const { accessToken, tokenType, user } = await res.json() as AuthResult & { tokenType: string }
+  t.equal(tokenType, 'DPoP')
+
+  // jose alone, through the JWKS, verifies the token and reads its binding.
+  const { payload } = await jwtVerify(accessToken, createRemoteJWKSet(new URL(`${tessera.url}/.well-known/jwks.json`)), {
+    issuer: 'tessera', audience: 'tessera-api', typ: 'at+jwt', algorithms: ['EdDSA']
+  })
+  t.same(payload.cnf, { jkt })
+
+  const helloUrl = `${downstream.url}/hello`
+  const call = async (headers: Record<string, string>): Promise<Answer> => {
+    const r = await fetch(helloUrl, { headers, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })
+    return { status: r.status, headers: r.headers, body: await r.json() as unknown }
+  }
+  const proof = await generateProof(key, helloUrl, 'GET', undefined, accessToken)
+  const ok = await call({ authorization: `DPoP ${accessToken}`, dpop: proof })
+  t.equal(ok.status, 200, JSON.stringify(ok.body))
+  t.same(ok.body, { hello: user.id })
+
+  const refusals: Array<[string, Record<string, string>]> = [
+    ['the same proof again (replay)', { authorization: `DPoP ${accessToken}`, dpop: proof }],
+    ['the copied token as Bearer', { authorization: `Bearer ${accessToken}` }],
+    ['the copied token with no proof', { authorization: `DPoP ${accessToken}` }],
+    ['the copied token with a thief\'s own key', { authorization: `DPoP ${accessToken}`, dpop: await generateProof(await generateKeyPair('ES256'), helloUrl, 'GET', undefined, accessToken) }],
+    ['a proof made for Tessera\'s whoami', { authorization: `DPoP ${accessToken}`, dpop: await generateProof(key, `${tessera.url}/v1/auth/whoami`, 'GET', undefined, accessToken) }],
+    ['a proof for POST', { authorization: `DPoP ${accessToken}`, dpop: await generateProof(key, helloUrl, 'POST', undefined, accessToken) }]
+  ]
+  for (const [what, headers] of refusals) {
+    const r = await call(headers)
+    t.equal(r.status, 401, what)
+    t.match(r.headers.get('www-authenticate'), /^DPoP algs="ES256 [^"]*", error="invalid_dpop_proof"/, `${what}: DPoP challenge`)
+  }
+
+  // Tessera refuses the copy the same way.
+  const whoamiUrl = `${tessera.url}/v1/auth/whoami`
+  const mine = await fetch(whoamiUrl, { headers: { authorization: `DPoP ${accessToken}`, dpop: await generateProof(key, whoamiUrl, 'GET', undefined, accessToken) } })
+  t.equal(mine.status, 200)
+  t.equal((await fetch(whoamiUrl, { headers: { authorization: `Bearer ${accessToken}` } })).status, 401)
+})

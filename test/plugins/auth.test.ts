@@ -4,7 +4,8 @@ import t, { type Test } from 'tap'
 import { ManualClock } from '../../src/clock'
 import { createSqliteStore } from '../../src/store/sqlite-store'
 import { StoreUnavailableError, type UserStore } from '../../src/store/user-store'
-import { assertProblem, bearer, build, register, START, type BuildOptions, type TestContext } from '../support/app'
+import { assertProblem, bearer, build, PASSWORD, register, START, type AuthResultBody, type BuildOptions, type TestContext } from '../support/app'
+import { dpopInject, INJECT_ORIGIN, makeProof, proofKey } from '../support/dpop'
 
 interface FailingStore {
   store: UserStore
@@ -79,6 +80,20 @@ t.test('whoami still answers when the store throws synchronously on any method',
   const res = await whoami(ctx, accessToken)
   t.equal(res.statusCode, 200, res.body)
   t.equal(res.json().sub, user.id)
+  t.same(failing.touched, [])
+})
+
+t.test('a DPoP-bound token: whoami checks the proof and still reads nothing from a failing store', async (t) => {
+  const clock = new ManualClock(Date.now())
+  const failing = failingStore(clock)
+  const ctx = await build(t, { clock, store: failing.store })
+  const key = proofKey()
+  const proof = await makeProof(key, { htm: 'POST', htu: `${INJECT_ORIGIN}/v1/auth/register` }, {}, clock.now())
+  const reg = await ctx.app.inject({ method: 'POST', url: '/v1/auth/register', headers: { dpop: proof }, payload: { email: 'a@example.com', password: PASSWORD } })
+  const { accessToken } = reg.json<AuthResultBody>()
+  failing.fail('throw')
+  const res = await dpopInject(ctx.app, key, accessToken, 'GET', WHOAMI, clock.now())
+  t.equal(res.statusCode, 200, res.body)
   t.same(failing.touched, [])
 })
 

@@ -67,7 +67,7 @@ export { PASSWORD }
 
 export interface AuthResultBody {
   user: { id: string, email: string, name: string | null, role: string, disabled: boolean, emailVerified: boolean, createdAt: string, updatedAt: string }
-  tokenType: 'Bearer'
+  tokenType: 'Bearer' | 'DPoP'
   accessToken: string
   expiresIn: number
   refreshToken: string

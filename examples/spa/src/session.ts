@@ -1,5 +1,7 @@
 // The session of the SPA: the access token in memory only, the refresh token in sessionStorage, a refresh timer at
 // 80 % of the access token's lifetime, and one refresh-and-retry on a 401 `invalid_token` (shared by concurrent calls).
+// Every request carries a DPoP proof (dpop.ts), so both tokens are bound to this browser's non-extractable key.
+import { dpopProof } from './dpop'
 
 export interface User {
   id: string
@@ -13,7 +15,7 @@ export interface User {
 
 export interface AuthResult {
   user: User
-  tokenType: 'Bearer'
+  tokenType: 'Bearer' | 'DPoP'
   accessToken: string
   expiresIn: number
   refreshToken: string
@@ -80,6 +82,8 @@ const isInvalidToken = (response: Response): boolean =>
 export class Session {
   /** In memory only: a reload or a new tab gets a fresh one through the refresh token. */
   private accessToken: string | null = null
+  /** DPoP when Tessera bound the tokens to our key (it does unless DPOP=off), Bearer otherwise. */
+  private tokenType: AuthResult['tokenType'] = 'Bearer'
   private expiresAt = 0
   private timer: ReturnType<typeof setTimeout> | undefined
   /** The refresh in flight; every 401 meanwhile waits for it instead of starting another. */
@@ -182,6 +186,7 @@ export class Session {
 
   private start (result: AuthResult): User {
     this.accessToken = result.accessToken
+    this.tokenType = result.tokenType
     this.expiresAt = Date.now() + result.expiresIn * 1000
     sessionStorage.setItem(REFRESH_TOKEN_KEY, result.refreshToken)
     clearTimeout(this.timer)
@@ -204,7 +209,9 @@ export class Session {
   private async fetch (method: string, path: string, body: unknown, token: string | null): Promise<Response> {
     const headers: Record<string, string> = {}
     if (body !== undefined) headers['content-type'] = 'application/json'
-    if (token !== null) headers.authorization = `Bearer ${token}`
+    if (token !== null) headers.authorization = `${this.tokenType} ${token}`
+    // A fresh proof per request, retries included: Tessera accepts each proof once.
+    headers.dpop = await dpopProof(method, this.baseUrl + path, token === null || this.tokenType !== 'DPoP' ? undefined : token)
     try {
       return await fetch(this.baseUrl + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
     } catch {

@@ -16,9 +16,9 @@ async function cors (app: FastifyInstance, { origins }: CorsOptions): Promise<vo
     origin: [...origins],
     methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
     // Bearer tokens only, never cookies: no credentials mode.
-    allowedHeaders: ['Authorization', 'Content-Type'],
-    // What a script must read to handle a refusal: the Bearer challenge and the limits' headers.
-    exposedHeaders: ['WWW-Authenticate', 'Retry-After', 'RateLimit', 'RateLimit-Policy'],
+    allowedHeaders: ['Authorization', 'Content-Type', 'DPoP'],
+    // What a script must read to handle a refusal: the Bearer or DPoP challenge, a DPoP nonce and the limits' headers.
+    exposedHeaders: ['WWW-Authenticate', 'DPoP-Nonce', 'Retry-After', 'RateLimit', 'RateLimit-Policy'],
     maxAge: 600
   })
 }

@@ -5,7 +5,7 @@ import { toUser } from '../../schemas/user'
 import { AuthResultSchema, LoginBodySchema, RefreshBodySchema, RegisterBodySchema, WhoamiSchema } from '../../schemas/auth'
 import {
   bearerProblems, bearerSecurity, bodyProblems, counted, ExampleProblems, jsonResponse, noContent, noSecurity,
-  problemResponse, rateLimited, tokenResponse, unavailable
+  problemResponse, rateLimited, tokenRequestBadRequest, tokenResponse, unavailable
 } from '../../schemas/responses'
 import type { AccountService, SignedIn } from '../../services/account-service'
 import type { SessionService } from '../../services/session-service'
@@ -19,11 +19,12 @@ const ENDED_SESSION_TOKENS = 'Refresh tokens of an ended session are refused at 
   'read to check one; with REVOCATION_MODE=hybrid they are refused at once on this instance, and on the others at once with ' +
   'REDIS_URL or within REVOCATION_CACHE_TTL without it.'
 
-const authResult = ({ user, tokens }: SignedIn) => ({ user: toUser(user), tokenType: 'Bearer' as const, ...tokens })
+const authResult = ({ user, tokens }: SignedIn) => ({ user: toUser(user), ...tokens })
 
 const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, { accounts, sessions }) => {
   app.post('/register', {
     config: { rateLimitScope: 'register' },
+    preHandler: app.dpopTokenRequest,
     schema: {
       operationId: 'register',
       tags: ['auth'],
@@ -35,7 +36,7 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, { a
         // Body validation answers before the limits; a refused password after them.
         ...counted({
           201: tokenResponse(AuthResultSchema, 'Account created; tokens for the new session'),
-          400: problemResponse('Invalid body (problem `errors` lists each field), or password refused (ERR_PASSWORD_*)', [
+          ...tokenRequestBadRequest('Invalid body (problem `errors` lists each field), password refused (ERR_PASSWORD_*), or DPoP proof refused', [
             ExampleProblems.invalidBody, ExampleProblems.malformedJson, ...ExampleProblems.weakPasswords('/password')
           ]),
           409: problemResponse('Email already registered', [Problems.emailTaken()]),
@@ -52,6 +53,7 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, { a
 
   app.post('/login', {
     config: { rateLimitScope: 'login' },
+    preHandler: app.dpopTokenRequest,
     schema: {
       operationId: 'login',
       tags: ['auth'],
@@ -62,6 +64,7 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, { a
         ...bodyProblems,
         ...counted({
           200: tokenResponse(AuthResultSchema, 'Tokens for a new session'),
+          ...tokenRequestBadRequest('Invalid body (problem `errors` lists each field), or DPoP proof refused', [ExampleProblems.invalidBody, ExampleProblems.malformedJson]),
           401: problemResponse('Unknown email or wrong password (same answer for both)', [Problems.invalidCredentials()]),
           403: problemResponse('Account disabled, or email not verified with REQUIRE_VERIFIED_EMAIL (only said after the right password)', [
             Problems.accountDisabled(), Problems.emailNotVerified()
@@ -79,6 +82,7 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, { a
 
   app.post('/refresh', {
     config: { rateLimitScope: 'refresh' },
+    preHandler: app.dpopTokenRequest,
     schema: {
       operationId: 'refreshTokens',
       tags: ['auth'],
@@ -94,6 +98,9 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, { a
         ...bodyProblems,
         ...counted({
           200: tokenResponse(AuthResultSchema, 'New access and refresh tokens'),
+          ...tokenRequestBadRequest('Invalid body (problem `errors` lists each field), or DPoP proof refused (a bound refresh token needs a proof from its key)', [
+            ExampleProblems.invalidBody, ExampleProblems.malformedJson
+          ]),
           401: problemResponse('Refresh token invalid, expired, revoked (its session ended), used already (the session ends now), past the session lifetime, or its user disabled or gone', [
             Problems.invalidRefreshToken(),
             Problems.invalidRefreshToken('ERR_REFRESH_TOKEN_EXPIRED', 'The refresh token expired'),
@@ -109,6 +116,7 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, { a
     }
   }, async (request, reply) => {
     const claims = await app.tokens.verify('refresh', request.body.refreshToken)
+    app.checkRefreshBinding(claims.cnf, request)
     const signedIn = await accounts.refresh(claims, signInClient(request))
     return reply.header('cache-control', 'no-store').send(authResult(signedIn))
   })

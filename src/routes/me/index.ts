@@ -68,7 +68,7 @@ const meRoutes: FastifyPluginAsyncTypebox<MeRoutesOptions> = async (app, { accou
   }, async (request) => {
     const { sub, sid } = request.auth!
     const { user, tokens } = await accounts.changePassword(sub, request.body, { ...(sid !== undefined ? { sid } : {}), client: signInClient(request) })
-    return { user: toUser(user), tokenType: 'Bearer' as const, ...tokens }
+    return { user: toUser(user), ...tokens }
   })
 
   // Shares the password change's counters: both answer whether a guessed current password is right.

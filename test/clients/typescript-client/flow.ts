@@ -284,3 +284,30 @@ export async function sessionEnds (t: Checks, { baseUrl, log }: FlowOptions, { c
   expectProblem(t, await client.api.GET('/v1/me'), 401, 'ERR_AUTH_REQUIRED', 'no session: a bare 401')
   t.equal(refreshes(log.slice(after)), 0, 'and no refresh without a refresh token')
 }
+
+/**
+ * DPoP through the example's fetch middleware, proofs made by panva's `dpop` package: the tokens come back bound, every
+ * call (refresh included) works with the key, and the same tokens copied without it are refused.
+ */
+export async function dpopFlow (t: Checks, { baseUrl, email, log }: FlowOptions): Promise<void> {
+  const { generateKeyPair, generateProof } = await import('dpop')
+  const keyPair = await generateKeyPair('ES256')
+  const client = createTesseraClient({
+    baseUrl, fetch: recordingFetch(log), dpop: async (htm, htu, token) => await generateProof(keyPair, htu, htm, undefined, token)
+  })
+  const registered = expectData(t, await client.register({ email, password: PASSWORD }), 'register with a DPoP proof')
+  t.equal(registered.tokenType, 'DPoP', 'register: tokenType DPoP')
+  const me = expectData(t, await client.api.GET('/v1/me'), 'GET /v1/me with a proof')
+  t.equal(me.id, registered.user.id, 'me: the same user')
+  t.equal(await client.refresh(), true, 'refresh with a proof from the same key')
+  expectData(t, await client.api.GET('/v1/auth/whoami'), 'whoami with the refreshed token')
+
+  const copied = client.tokens()
+  if (copied === null) throw new Error('no tokens')
+  const asBearer = await fetch(`${baseUrl}/v1/me`, { headers: { authorization: `Bearer ${copied.accessToken}` } })
+  t.equal(asBearer.status, 401, 'the copied access token as Bearer: 401')
+  t.match(asBearer.headers.get('www-authenticate') ?? '', /^DPoP algs="/, 'with a DPoP challenge')
+  const stolen = createTesseraClient({ baseUrl, refreshToken: copied.refreshToken })
+  t.equal(await stolen.refresh(), false, 'the copied refresh token without the key: refused')
+  expectData(t, await client.api.GET('/v1/me'), 'and the client that holds the key goes on')
+}
