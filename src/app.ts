@@ -54,6 +54,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     refreshTtl: config.jwt.refreshTtl,
     resetTtl: config.jwt.resetTtl,
     verifyTtl: config.jwt.verifyTtl,
+    mfaTtl: config.jwt.mfaTtl,
     clockTolerance: config.jwt.clockTolerance,
     verifyCacheSize: config.jwt.verifyCacheSize
   })

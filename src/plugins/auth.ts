@@ -47,8 +47,8 @@ declare module 'fastify' {
 }
 
 async function authPlugin (app: FastifyInstance, opts: AuthOptions): Promise<void> {
-  const { issuer, audience, accessTtl, refreshTtl, resetTtl, verifyTtl, clockTolerance } = opts
-  const settings: VerifierSettings = { issuer, audience, accessTtl, refreshTtl, resetTtl, verifyTtl, clockTolerance, cacheSize: opts.verifyCacheSize }
+  const { issuer, audience, accessTtl, refreshTtl, resetTtl, verifyTtl, mfaTtl, clockTolerance } = opts
+  const settings: VerifierSettings = { issuer, audience, accessTtl, refreshTtl, resetTtl, verifyTtl, mfaTtl, clockTolerance, cacheSize: opts.verifyCacheSize }
   // @fastify/jwt checks key, signature, typ, iss and aud: one registration per row of the table, all built alike.
   for (const kind of TOKEN_KIND_NAMES) {
     await app.register(fastifyJwt, { namespace: kind, secret: { public: keyFetcher(opts.keyRing) }, verify: signatureOptions(kind, settings) })
