@@ -6,7 +6,7 @@ import type { Clock } from '../clock'
 import type { KeyRing } from '../keys/key-ring'
 import { Problems } from '../lib/problem'
 import type { Role } from '../store/user-store'
-import { isSessionClaims, type AccessClaims } from '../tokens/claims'
+import { isSessionClaims, type AccessClaims, type MfaClaims } from '../tokens/claims'
 import { TOKEN_KIND_NAMES, type TokenKind } from '../tokens/token-kinds'
 import { keyFetcher, signatureOptions, TokenVerifier, type SignedToken, type VerifierSettings } from '../tokens/verifier'
 import { extractBearer } from './auth-header'
@@ -43,6 +43,8 @@ declare module 'fastify' {
   }
   interface FastifyRequest {
     auth: AccessClaims | null
+    /** The verified mfaToken of the second login step (set before the rate limits, which count per token and account). */
+    mfaClaims: MfaClaims | null
   }
 }
 
@@ -59,6 +61,7 @@ async function authPlugin (app: FastifyInstance, opts: AuthOptions): Promise<voi
   const tokens = new TokenVerifier(checkSignature, opts.keyRing, opts.clock, settings)
   app.decorate('tokens', tokens)
   app.decorateRequest('auth', null)
+  app.decorateRequest('mfaClaims', null)
 
   const authenticate = async (request: FastifyRequest): Promise<void> => {
     request.auth = await tokens.verify('access', extractBearer(request))

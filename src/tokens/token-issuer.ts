@@ -61,17 +61,20 @@ export class TokenIssuer {
    * Tokens for a user's session. The refresh token's lifetime is cut so the session never outlives SESSION_MAX_AGE
    * from `authTime` (the login, in seconds); it carries the session's counter (`ctr`), which its refresh must match.
    */
-  issue (user: { id: string, role: Role, tokenVersion: number }, session: TokenSession): IssuedTokens {
+  issue (user: { id: string, role: Role, tokenVersion: number }, session: TokenSession, amr?: readonly string[]): IssuedTokens {
     const signers = this.signers.current()
     const now = nowSeconds(this.clock)
     const { issuer, audience, accessTtl, refreshTtl, sessionMaxAge } = this.settings
     const refreshExp = Math.min(now + refreshTtl, session.authTime + sessionMaxAge)
     const sid = session.id
+    // Only a session opened with a second factor carries `amr` (RFC 8176), in both tokens, so refreshes keep it
+    // and every other token stays as small as before.
+    const methods = amr === undefined ? {} : { amr: [...amr] }
     const access: AccessClaims = this.settings.sessionClaims === true
-      ? { iss: issuer, aud: audience, sub: user.id, role: user.role, ver: user.tokenVersion, sid, iat: now, exp: now + accessTtl, jti: newJti() }
-      : { iss: issuer, aud: audience, sub: user.id, role: user.role, sid, iat: now, exp: now + accessTtl, jti: newJti() }
+      ? { iss: issuer, aud: audience, sub: user.id, role: user.role, ver: user.tokenVersion, sid, iat: now, exp: now + accessTtl, jti: newJti(), ...methods }
+      : { iss: issuer, aud: audience, sub: user.id, role: user.role, sid, iat: now, exp: now + accessTtl, jti: newJti(), ...methods }
     const refresh: RefreshClaims = {
-      iss: issuer, aud: issuer, sub: user.id, ver: user.tokenVersion, sid, ctr: session.counter, auth_time: session.authTime, iat: now, exp: refreshExp, jti: newJti()
+      iss: issuer, aud: issuer, sub: user.id, ver: user.tokenVersion, sid, ctr: session.counter, auth_time: session.authTime, iat: now, exp: refreshExp, jti: newJti(), ...methods
     }
     return {
       accessToken: signers.access(access),
