@@ -92,12 +92,20 @@ export const bearerBadRequest = (description: string, extra: ProblemError[] = []
   400: problemResponse(description, [ExampleProblems.malformedAuthorization, ...extra], { 'www-authenticate': WWW_AUTHENTICATE })
 })
 
+/**
+ * The 401 of a Bearer route: the access token's failures, with their challenge, and the `extra` problems of the
+ * route, which carry none (the token is fine; a client must not refresh and retry on them).
+ */
+export const bearerUnauthorized = (description = 'Missing, invalid or expired access token (REVOCATION_MODE=hybrid: or revoked)', extra: ProblemError[] = []) => ({
+  401: problemResponse(description, [
+    Problems.missingCredentials(), Problems.invalidToken(), Problems.expiredToken(), Problems.revokedToken(), ...extra
+  ], { 'www-authenticate': WWW_AUTHENTICATE })
+})
+
 /** Problems of routes guarded by the Bearer hook. */
 export const bearerProblems = {
   ...bearerBadRequest('Malformed Authorization header (error="invalid_request")'),
-  401: problemResponse('Missing, invalid or expired access token (REVOCATION_MODE=hybrid: or revoked)', [
-    Problems.missingCredentials(), Problems.invalidToken(), Problems.expiredToken(), Problems.revokedToken()
-  ], { 'www-authenticate': WWW_AUTHENTICATE }),
+  ...bearerUnauthorized(),
   ...commonProblems
 }
 

@@ -31,11 +31,11 @@ const mfaVerifyRoutes: FastifyPluginAsyncTypebox<MfaVerifyRoutesOptions> = async
       body: VerifyBodySchema,
       response: {
         ...bodyProblems,
-        // A refused mfaToken answers before the limits (no RateLimit headers); a refused code after them.
-        401: problemResponse('Wrong, expired or used code (ERR_MFA_CODE_INVALID), or the mfaToken is invalid, expired or used (ERR_MFA_TOKEN_INVALID)', [
-          Problems.mfaCodeInvalid(), Problems.mfaTokenInvalid()
-        ]),
         ...counted({
+          // A refused code comes after the limits (with RateLimit headers); a refused mfaToken before them (without).
+          401: problemResponse('Wrong, expired or used code (ERR_MFA_CODE_INVALID), or the mfaToken is invalid, expired or used (ERR_MFA_TOKEN_INVALID)', [
+            Problems.mfaCodeInvalid(), Problems.mfaTokenInvalid()
+          ]),
           200: tokenResponse(AuthResultSchema, 'Tokens for a new session'),
           400: problemResponse('Invalid body: exactly one of `code` (6 digits) and `recoveryCode` with the mfaToken', [
             ExampleProblems.invalidBody, ExampleProblems.malformedJson

@@ -4,13 +4,15 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Problems } from '../../lib/problem'
 import { CodeBodySchema, EnrolBodySchema, EnrolmentSchema, RecoveryCodesSchema, SecondFactorBodySchema } from '../../schemas/mfa'
 import {
-  bearerBodyProblems, bearerSecurity, counted, jsonResponse, noContent, personal, problemResponse, rateLimited, unavailable
+  bearerBodyProblems, bearerSecurity, bearerUnauthorized, counted, jsonResponse, noContent, personal, problemResponse, rateLimited, unavailable
 } from '../../schemas/responses'
 import type { MfaService } from '../../services/mfa-service'
 
 export interface MeMfaRoutesOptions { mfa: MfaService }
 
-const codeInvalid = { 401: problemResponse('The code is wrong, expired or already used (ERR_MFA_CODE_INVALID); the access token is fine', [Problems.mfaCodeInvalid()]) }
+const codeInvalid = bearerUnauthorized(
+  'Missing, invalid or expired access token (with an invalid_token challenge); or the code is wrong, expired or already used ' +
+  '(ERR_MFA_CODE_INVALID, without a challenge: the access token is fine)', [Problems.mfaCodeInvalid()])
 const ENDS_OTHERS = 'Every other session of the user ends (its refresh tokens are refused at once); this one goes on.'
 
 const meMfaRoutes: FastifyPluginAsyncTypebox<MeMfaRoutesOptions> = async (app, { mfa }) => {
