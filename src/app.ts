@@ -10,11 +10,13 @@ import rateLimit from './plugins/external/rate-limit'
 import securityHeaders from './plugins/external/security-headers'
 import problemsPlugin from './plugins/problems'
 import authRoutes from './routes/auth'
+import mfaVerifyRoutes from './routes/auth/mfa'
 import meRoutes from './routes/me'
 import metaRoutes from './routes/meta'
 import recoveryRoutes from './routes/recovery'
 import usersRoutes from './routes/users'
 import { AuthResultSchema } from './schemas/auth'
+import { MfaChallengeSchema } from './schemas/mfa'
 import { ProblemSchema } from './schemas/problem'
 import { AcceptedSchema } from './schemas/recovery'
 import { SessionSchema } from './schemas/sessions'
@@ -30,11 +32,11 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   const app = Fastify(serverOptions(config, deps)).withTypeProvider<TypeBoxTypeProvider>()
   // JSON only: text/plain would otherwise be accepted by Fastify's default parsers.
   app.removeContentTypeParser('text/plain')
-  for (const schema of [ProblemSchema, UserSchema, AuthResultSchema, SessionSchema, AcceptedSchema]) app.addSchema(schema)
+  for (const schema of [ProblemSchema, UserSchema, AuthResultSchema, MfaChallengeSchema, SessionSchema, AcceptedSchema]) app.addSchema(schema)
 
   const services = await createServices(config, { ...deps, log: app.log })
   app.addHook('onClose', async () => { await services.close() })
-  const { clock, keys, revocations, accounts, admin, recovery, sessions } = services
+  const { clock, keys, revocations, accounts, admin, recovery, sessions, mfa } = services
 
   await app.register(problemsPlugin, { realm: REALM })
   await app.register(securityHeaders)
@@ -60,13 +62,15 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     refreshTtl: config.jwt.refreshTtl,
     resetTtl: config.jwt.resetTtl,
     verifyTtl: config.jwt.verifyTtl,
+    mfaTtl: config.jwt.mfaTtl,
     clockTolerance: config.jwt.clockTolerance,
     verifyCacheSize: config.jwt.verifyCacheSize
   })
 
   await app.register(authRoutes, { prefix: '/v1/auth', accounts, sessions })
   await app.register(recoveryRoutes, { prefix: '/v1/auth', accounts, recovery })
-  await app.register(meRoutes, { prefix: '/v1/me', accounts, sessions })
+  await app.register(mfaVerifyRoutes, { prefix: '/v1/auth', mfa })
+  await app.register(meRoutes, { prefix: '/v1/me', accounts, sessions, mfa })
   await app.register(usersRoutes, { prefix: '/v1/users', admin })
   await app.register(metaRoutes, { keys, ping: () => services.store.ping(), jwksMaxAge: config.jwt.jwksMaxAge })
 

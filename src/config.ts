@@ -5,7 +5,7 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import ipaddr from 'ipaddr.js'
 import { DURATION_PATTERN, parseDuration } from './lib/duration'
-import { resetAudience, verifyAudience } from './tokens/claims'
+import { mfaAudience, resetAudience, verifyAudience } from './tokens/claims'
 
 /** `<max>/<window>`, e.g. `10/15m`: at most max requests per window. */
 const RATE_PATTERN = '^\\s*\\d+\\s*/\\s*\\d+\\s*[smhd]?\\s*$'
@@ -45,6 +45,8 @@ export const ConfigSchema = Type.Object({
   RATE_LIMIT_MAIL_ADDRESS: Type.String({ default: '3/1h', pattern: RATE_PATTERN }),
   RATE_LIMIT_PASSWORD_CHECK_IP: Type.String({ default: '30/15m', pattern: RATE_PATTERN }),
   RATE_LIMIT_PASSWORD_CHECK_ACCOUNT: Type.String({ default: '10/15m', pattern: RATE_PATTERN }),
+  RATE_LIMIT_MFA_ACCOUNT: Type.String({ default: '10/15m', pattern: RATE_PATTERN }),
+  RATE_LIMIT_MFA_TOKEN: Type.String({ default: '5/5m', pattern: RATE_PATTERN }),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
   REVOCATION_MODE: Type.Union([Type.Literal('stateless'), Type.Literal('hybrid')], { default: 'stateless' }),
   REVOCATION_CACHE_SIZE: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 50_000 }),
@@ -64,7 +66,9 @@ export const ConfigSchema = Type.Object({
   PUBLIC_URL: Type.String({ default: 'http://127.0.0.1:3000', pattern: '^https?://' }),
   RESET_TOKEN_TTL: Duration('30m', 'password reset link lifetime'),
   VERIFY_TOKEN_TTL: Duration('24h', 'email verification link lifetime'),
-  REQUIRE_VERIFIED_EMAIL: Type.Union([Type.Literal('true'), Type.Literal('false')], { default: 'false' })
+  REQUIRE_VERIFIED_EMAIL: Type.Union([Type.Literal('true'), Type.Literal('false')], { default: 'false' }),
+  MFA_TOKEN_TTL: Duration('5m', 'how long the token between password and second factor lives'),
+  MFA_ENCRYPTION_KEY: Type.Optional(Type.String())
 })
 
 export type RawConfig = Static<typeof ConfigSchema>
@@ -93,6 +97,8 @@ export interface Config {
     /** Lifetimes of the emailed link tokens (password reset, email verification). */
     resetTtl: number
     verifyTtl: number
+    /** Seconds an mfaToken (between the password and the second factor) lives. */
+    mfaTtl: number
   }
   mail: {
     /** smtp:// or smtps:// (may hold credentials: never logged); undefined writes mail to the log. */
@@ -110,9 +116,13 @@ export interface Config {
     maxPerUser: number
   }
   password: { minLength: number, argon2: { memoryCost: number, timeCost: number, parallelism: number } }
+  mfa: {
+    /** MFA_ENCRYPTION_KEY, decoded: 32 bytes; undefined: the key file beside the signing keys (created when missing). */
+    encryptionKey: Buffer | undefined
+  }
   rateLimit: boolean
   /** Each limit: at most `max` requests per `window` seconds. */
-  rateLimits: Record<'loginIp' | 'loginAccount' | 'registerIp' | 'refreshIp' | 'mailIp' | 'mailAddress' | 'passwordCheckIp' | 'passwordCheckAccount', RateRule>
+  rateLimits: Record<'loginIp' | 'loginAccount' | 'registerIp' | 'refreshIp' | 'mailIp' | 'mailAddress' | 'passwordCheckIp' | 'passwordCheckAccount' | 'mfaAccount' | 'mfaToken', RateRule>
   redisUrl: string | undefined
   /**
    * stateless: access tokens live out their TTL (the default, no per-request state). hybrid: access tokens
@@ -162,6 +172,20 @@ function externalUrlOf (value: string, problems: string[]): URL | undefined {
   }
   url.pathname = url.pathname.replace(/\/+$/, '')
   return url
+}
+
+/** An mfaToken stands for a checked password: minutes, so a stolen one soon dies (issue 16). */
+const MAX_MFA_TOKEN_TTL = 900
+/** AES-256-GCM. */
+const MFA_KEY_BYTES = 32
+
+/** MFA_ENCRYPTION_KEY: base64 or base64url of exactly 32 bytes; undefined when unset, null when malformed. */
+function mfaKey (value: string | undefined): Buffer | undefined | null {
+  if (value === undefined || value.trim() === '') return undefined
+  const text = value.trim()
+  if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(text)) return null
+  const key = Buffer.from(text.replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, ''), 'base64url')
+  return key.length === MFA_KEY_BYTES ? key : null
 }
 
 function duration (raw: RawConfig, key: keyof RawConfig): number {
@@ -232,6 +256,11 @@ export function configFromRaw (raw: RawConfig): Config {
     problems.push(`DPOP_NONCE_SECRET: must be at least ${MIN_HS256_SECRET_BYTES} bytes of random data`)
   }
   const externalUrl = raw.EXTERNAL_URL === undefined || raw.EXTERNAL_URL === '' ? undefined : externalUrlOf(raw.EXTERNAL_URL, problems)
+  const mfaTokenTtl = duration(raw, 'MFA_TOKEN_TTL')
+  const encryptionKey = mfaKey(raw.MFA_ENCRYPTION_KEY)
+  if (mfaTokenTtl < 30 || mfaTokenTtl > MAX_MFA_TOKEN_TTL) problems.push(`MFA_TOKEN_TTL: must be between 30 s and 15m, got ${mfaTokenTtl} s`)
+  // The value is a secret: never echoed.
+  if (encryptionKey === null) problems.push(`MFA_ENCRYPTION_KEY: must be ${MFA_KEY_BYTES} random bytes in base64, e.g. from: openssl rand -base64 32`)
   if (clockTolerance > MAX_CLOCK_TOLERANCE) problems.push(`CLOCK_TOLERANCE: at most 5m (300 s) is allowed, got ${clockTolerance} s`)
   if (accessTtl < 1) problems.push('ACCESS_TOKEN_TTL: must be at least 1 s')
   if (refreshTtl < 1) problems.push('REFRESH_TOKEN_TTL: must be at least 1 s')
@@ -243,8 +272,8 @@ export function configFromRaw (raw: RawConfig): Config {
   if (revocationCacheTtl < 1 || revocationCacheTtl > MAX_REVOCATION_CACHE_TTL) {
     problems.push(`REVOCATION_CACHE_TTL: must be between 1 s and 1h, got ${revocationCacheTtl} s`)
   }
-  if ([resetAudience(raw.JWT_ISSUER), verifyAudience(raw.JWT_ISSUER)].includes(raw.JWT_AUDIENCE)) {
-    problems.push('JWT_AUDIENCE: must differ from JWT_ISSUER + "/reset" and "/verify", the audiences of emailed link tokens')
+  if ([resetAudience(raw.JWT_ISSUER), verifyAudience(raw.JWT_ISSUER), mfaAudience(raw.JWT_ISSUER)].includes(raw.JWT_AUDIENCE)) {
+    problems.push('JWT_AUDIENCE: must differ from JWT_ISSUER + "/reset", "/verify" and "/mfa", the audiences of emailed link tokens and mfaTokens')
   }
   if (!URL.canParse(raw.PUBLIC_URL)) problems.push('PUBLIC_URL: not a valid http(s) URL')
   if (raw.SMTP_URL !== undefined && raw.SMTP_URL !== '' && !URL.canParse(raw.SMTP_URL)) {
@@ -286,7 +315,8 @@ export function configFromRaw (raw: RawConfig): Config {
       clockTolerance,
       verifyCacheSize: raw.JWT_VERIFY_CACHE,
       resetTtl,
-      verifyTtl
+      verifyTtl,
+      mfaTtl: mfaTokenTtl
     },
     mail: {
       smtpUrl: raw.SMTP_URL === '' ? undefined : raw.SMTP_URL,
@@ -299,6 +329,7 @@ export function configFromRaw (raw: RawConfig): Config {
       minLength: raw.PASSWORD_MIN_LENGTH,
       argon2: { memoryCost: raw.ARGON2_MEMORY_KIB, timeCost: raw.ARGON2_ITERATIONS, parallelism: raw.ARGON2_PARALLELISM }
     },
+    mfa: { encryptionKey: encryptionKey ?? undefined },
     rateLimit: raw.RATE_LIMIT === 'on',
     rateLimits: {
       loginIp: rate(raw, 'RATE_LIMIT_LOGIN_IP'),
@@ -308,7 +339,9 @@ export function configFromRaw (raw: RawConfig): Config {
       mailIp: rate(raw, 'RATE_LIMIT_MAIL_IP'),
       mailAddress: rate(raw, 'RATE_LIMIT_MAIL_ADDRESS'),
       passwordCheckIp: rate(raw, 'RATE_LIMIT_PASSWORD_CHECK_IP'),
-      passwordCheckAccount: rate(raw, 'RATE_LIMIT_PASSWORD_CHECK_ACCOUNT')
+      passwordCheckAccount: rate(raw, 'RATE_LIMIT_PASSWORD_CHECK_ACCOUNT'),
+      mfaAccount: rate(raw, 'RATE_LIMIT_MFA_ACCOUNT'),
+      mfaToken: rate(raw, 'RATE_LIMIT_MFA_TOKEN')
     },
     redisUrl: raw.REDIS_URL === '' ? undefined : raw.REDIS_URL,
     revocation: { mode: raw.REVOCATION_MODE, cacheSize: raw.REVOCATION_CACHE_SIZE, cacheTtl: revocationCacheTtl },

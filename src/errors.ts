@@ -8,7 +8,8 @@ export interface FieldError { path: string, message: string }
 /** Every code a service throws; each is also a problem code (src/lib/problem.ts maps them all, checked by its type). */
 export const ERROR_CODES = [
   'ERR_ACCOUNT_DISABLED', 'ERR_EMAIL_ALREADY_VERIFIED', 'ERR_EMAIL_NOT_VERIFIED', 'ERR_EMAIL_TAKEN', 'ERR_FORBIDDEN',
-  'ERR_INVALID_CREDENTIALS', 'ERR_LAST_ADMIN', 'ERR_PASSWORD_COMMON', 'ERR_PASSWORD_MALFORMED', 'ERR_PASSWORD_TOO_LONG',
+  'ERR_INVALID_CREDENTIALS', 'ERR_LAST_ADMIN', 'ERR_MFA_ALREADY_ENABLED', 'ERR_MFA_CODE_INVALID', 'ERR_MFA_NOT_ENABLED',
+  'ERR_MFA_NOT_PENDING', 'ERR_MFA_TOKEN_INVALID', 'ERR_PASSWORD_COMMON', 'ERR_PASSWORD_MALFORMED', 'ERR_PASSWORD_TOO_LONG',
   'ERR_PASSWORD_TOO_SHORT', 'ERR_REFRESH_TOKEN_EXPIRED', 'ERR_REFRESH_TOKEN_INVALID', 'ERR_REFRESH_TOKEN_REUSED',
   'ERR_REFRESH_TOKEN_REVOKED', 'ERR_RESET_TOKEN_EXPIRED', 'ERR_RESET_TOKEN_INVALID', 'ERR_SESSION_EXPIRED', 'ERR_SESSION_NOT_FOUND',
   'ERR_TOKEN_INVALID',
@@ -85,5 +86,12 @@ export const Errors = {
     : error('ERR_VERIFY_TOKEN_INVALID', 'The verification link is invalid'),
   /** Demoting, disabling or deleting the only enabled administrator would leave nobody to administer the service. */
   lastAdmin: () => error('ERR_LAST_ADMIN', 'This change would leave no active administrator; make another account an enabled administrator first'),
-  userNotFound: (detail = 'No user has this id') => error('ERR_USER_NOT_FOUND', detail)
+  userNotFound: (detail = 'No user has this id') => error('ERR_USER_NOT_FOUND', detail),
+  /** A wrong, expired or already used TOTP code, or an unknown or used recovery code: one answer for all. */
+  mfaCodeInvalid: () => error('ERR_MFA_CODE_INVALID', 'The code is wrong, expired or already used'),
+  /** The mfaToken is not one we issued, expired, or its sign-in already finished (or the account changed since). */
+  mfaTokenInvalid: (detail = 'The mfaToken is invalid, expired or already used; log in again') => error('ERR_MFA_TOKEN_INVALID', detail),
+  mfaAlreadyEnabled: () => error('ERR_MFA_ALREADY_ENABLED', 'Two-factor sign-in is already on; turn it off first to enrol another authenticator'),
+  mfaNotEnabled: () => error('ERR_MFA_NOT_ENABLED', 'Two-factor sign-in is not on for this account'),
+  mfaNotPending: () => error('ERR_MFA_NOT_PENDING', 'No enrolment is waiting for confirmation; start one with POST /v1/me/mfa/totp')
 } as const

@@ -10,6 +10,8 @@ import { createSqliteStore } from '../src/store/sqlite-store'
 import { StoreUnavailableError, type UserStore } from '../src/store/user-store'
 import { bearer, build, PASSWORD, register, registerAdmin, START } from './support/app'
 import { INJECT_ORIGIN, makeProof, proofKey } from './support/dpop'
+import { requireService } from './support/services'
+import { oathtool } from './support/totp'
 
 interface Response { headers?: Record<string, unknown>, content?: Record<string, { examples?: Record<string, unknown> }> }
 interface Operation { operationId?: string, responses?: Record<string, Response> }
@@ -39,6 +41,7 @@ function switchableStore (real: UserStore): { store: UserStore, setDown: (down: 
 }
 
 t.test('every answer is documented with its status, its headers and its problem code', async (t) => {
+  if (!await requireService(t, 'oathtool')) return
   const clock = new ManualClock(START)
   const { store, setDown } = switchableStore(createSqliteStore({ path: ':memory:', clock }))
   const ctx = await build(t, { clock, store, env: { RATE_LIMIT: 'on', RATE_LIMIT_LOGIN_ACCOUNT: '3/15m' } })
@@ -115,6 +118,33 @@ t.test('every answer is documented with its status, its headers and its problem 
   await check('logout', post('/v1/auth/logout', undefined, bearer(second.accessToken)), 204)
   await check('deleteMe', { method: 'DELETE', url: '/v1/me', headers: auth, payload: { password: 'nope' } }, 403)
 
+  // Two-factor sign-in: enrolment, the second login step, recovery codes, turning off. Codes from oathtool.
+  const henry = await register(app, 'henry@example.com')
+  const henryAuth = bearer(henry.accessToken)
+  await check('confirmTotp', post('/v1/me/mfa/totp/confirm', { code: '123456' }, henryAuth), 409)
+  await check('enrolTotp', post('/v1/me/mfa/totp', { password: 'not the password' }, henryAuth), 403)
+  const { secret } = (await check('enrolTotp', post('/v1/me/mfa/totp', { password: PASSWORD }, henryAuth), 201)).json<{ secret: string }>()
+  await check('confirmTotp', post('/v1/me/mfa/totp/confirm', { code: 'abcdef' }, henryAuth), 400)
+  await check('confirmTotp', post('/v1/me/mfa/totp/confirm', { code: oathtool(secret, clock.now() - 5 * 30_000) }, henryAuth), 401)
+  await check('confirmTotp', post('/v1/me/mfa/totp/confirm', { code: oathtool(secret, clock.now()) }, henryAuth), 200)
+  await check('enrolTotp', post('/v1/me/mfa/totp', { password: PASSWORD }, henryAuth), 409)
+  clock.advance(30_000)
+  const challenge = await check('login', post('/v1/auth/login', { email: 'henry@example.com', password: PASSWORD }), 200)
+  const mfaToken = challenge.json<{ mfaToken: string }>().mfaToken
+  await check('verifyMfa', post('/v1/auth/mfa/verify', { mfaToken: 'not.a.token', code: '123456' }), 401)
+  await check('verifyMfa', post('/v1/auth/mfa/verify', { mfaToken }), 400)
+  await check('verifyMfa', post('/v1/auth/mfa/verify', { mfaToken, code: oathtool(secret, clock.now() - 5 * 30_000) }), 401)
+  const henryAgain = await check('verifyMfa', post('/v1/auth/mfa/verify', { mfaToken, code: oathtool(secret, clock.now()) }), 200)
+  const henryAgainAuth = bearer(henryAgain.json<{ accessToken: string }>().accessToken)
+  clock.advance(30_000)
+  await check('regenerateRecoveryCodes', post('/v1/me/mfa/recovery-codes', { code: oathtool(secret, clock.now() - 5 * 30_000) }, henryAgainAuth), 401)
+  const codes = (await check('regenerateRecoveryCodes', post('/v1/me/mfa/recovery-codes', { code: oathtool(secret, clock.now()) }, henryAgainAuth), 200))
+    .json<{ recoveryCodes: string[] }>().recoveryCodes
+  await check('disableMfa', { method: 'DELETE', url: '/v1/me/mfa', headers: henryAgainAuth, payload: {} }, 400)
+  await check('disableMfa', { method: 'DELETE', url: '/v1/me/mfa', headers: henryAgainAuth, payload: { recoveryCode: codes[0] } }, 204)
+  await check('disableMfa', { method: 'DELETE', url: '/v1/me/mfa', headers: henryAgainAuth, payload: { recoveryCode: codes[1] } }, 409)
+  await check('regenerateRecoveryCodes', post('/v1/me/mfa/recovery-codes', { code: '123456' }, henryAgainAuth), 409)
+
   // Recovery links.
   await check('forgotPassword', post('/v1/auth/password/forgot', { email: 'erin@example.com' }), 202)
   await check('forgotPassword', post('/v1/auth/password/forgot', { email: 'not an address' }), 400)
@@ -133,6 +163,12 @@ t.test('every answer is documented with its status, its headers and its problem 
   await check('listUserSessions', { url: `/v1/users/${user.user.id}/sessions`, headers: admin }, 200)
   await check('listUserSessions', { url: '/v1/users/unknown/sessions', headers: admin }, 404)
   await check('endUserSessions', { method: 'DELETE', url: `/v1/users/${user.user.id}/sessions`, headers: admin }, 204)
+  await check('resetUserMfa', { method: 'DELETE', url: `/v1/users/${user.user.id}/mfa`, headers: admin }, 409)
+  await check('resetUserMfa', { method: 'DELETE', url: '/v1/users/unknown/mfa', headers: admin }, 404)
+  const ida = await register(app, 'ida@example.com')
+  const idaSecret = (await app.inject(post('/v1/me/mfa/totp', { password: PASSWORD }, bearer(ida.accessToken)))).json<{ secret: string }>().secret
+  await app.inject(post('/v1/me/mfa/totp/confirm', { code: oathtool(idaSecret, clock.now()) }, bearer(ida.accessToken)))
+  await check('resetUserMfa', { method: 'DELETE', url: `/v1/users/${ida.user.id}/mfa`, headers: admin }, 204)
   await check('deleteUser', { method: 'DELETE', url: `/v1/users/${user.user.id}`, headers: admin }, 204)
   await check('logoutAll', post('/v1/auth/logout-all', undefined, admin), 204)
 

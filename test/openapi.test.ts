@@ -198,12 +198,19 @@ t.test('bearer routes: security requirement and RFC 6750 WWW-Authenticate on 400
 })
 
 t.test('token responses reference AuthResult and carry Cache-Control', async (t) => {
-  const tokenOps = [['post', '/v1/auth/register', '201'], ['post', '/v1/auth/login', '200'], ['post', '/v1/auth/refresh', '200'], ['put', '/v1/me/password', '200']]
+  const tokenOps = [
+    ['post', '/v1/auth/register', '201'], ['post', '/v1/auth/refresh', '200'], ['put', '/v1/me/password', '200'], ['post', '/v1/auth/mfa/verify', '200']
+  ]
   for (const [method, p, code] of tokenOps) {
     const response = doc.paths[p]?.[method as 'post' | 'put']?.responses?.[code]
     t.equal(response?.content?.['application/json']?.schema?.$ref, '#/components/schemas/AuthResult', `${method.toUpperCase()} ${p} ${code}: AuthResult`)
     t.ok(headerNames(response).includes('cache-control'), `${method.toUpperCase()} ${p} ${code}: Cache-Control`)
   }
+  // Login: tokens, or (two-factor sign-in on) the challenge; generated clients get the union of the two.
+  const login = doc.paths['/v1/auth/login']?.post?.responses?.['200']
+  const union = (login?.content?.['application/json']?.schema as { anyOf?: Array<{ $ref?: string }> } | undefined)?.anyOf
+  t.same(union?.map((s) => s.$ref), ['#/components/schemas/AuthResult', '#/components/schemas/MfaChallenge'], 'POST /v1/auth/login 200: AuthResult or MfaChallenge')
+  t.ok(headerNames(login).includes('cache-control'), 'POST /v1/auth/login 200: Cache-Control')
   // And no other success response hands out tokens without saying so.
   for (const { path: p, method, op } of operations(doc)) {
     for (const [code, response] of Object.entries(op.responses ?? {})) {

@@ -92,7 +92,7 @@ function tokenBytes (dir: string): { bearer: number, bound: number } {
     const user = { id: newId(), role: 'user' as const, tokenVersion: 0 }
     const session = { id: newSessionId(), authTime: Math.floor(Date.now() / 1000), counter: 0 }
     const jkt = randomBytes(32).toString('base64url')
-    return { bearer: Buffer.byteLength(issuer.issue(user, session).accessToken), bound: Buffer.byteLength(issuer.issue(user, session, jkt).accessToken) }
+    return { bearer: Buffer.byteLength(issuer.issue(user, session).accessToken), bound: Buffer.byteLength(issuer.issue(user, session, { jkt }).accessToken) }
   } finally {
     keys.close()
   }

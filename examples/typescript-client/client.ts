@@ -8,6 +8,8 @@ import type { components, paths } from './schema'
 
 export type User = components['schemas']['User']
 export type AuthResult = components['schemas']['AuthResult']
+/** Login's answer for an account with two-factor sign-in on: no tokens yet, an mfaToken for POST /v1/auth/mfa/verify. */
+export type MfaChallenge = components['schemas']['MfaChallenge']
 /** RFC 9457 problem details; `code` is a union of the stable codes that openapi.yaml lists. */
 export type Problem = components['schemas']['Problem']
 export type ProblemCode = Problem['code']
@@ -18,6 +20,11 @@ type JsonBody<P extends keyof paths, M extends 'post' | 'put'> =
 export type RegisterBody = JsonBody<'/v1/auth/register', 'post'>
 export type LoginBody = JsonBody<'/v1/auth/login', 'post'>
 export type ChangePasswordBody = JsonBody<'/v1/me/password', 'put'>
+/** `{ mfaToken, code }` or `{ mfaToken, recoveryCode }`. */
+export type VerifyMfaBody = JsonBody<'/v1/auth/mfa/verify', 'post'>
+
+/** Login answers tokens, or the challenge of a second factor; `mfaRequired` tells them apart. */
+export const isMfaChallenge = (answer: AuthResult | MfaChallenge): answer is MfaChallenge => 'mfaRequired' in answer
 
 /** Either the data or the problem, as openapi-fetch answers: check `error` first and `data` is narrowed. */
 export type Result<T> = { data: T, error?: undefined } | { data?: undefined, error: Problem }
@@ -73,9 +80,12 @@ export function withDpop (send: (request: Request) => Promise<Response>, makePro
 export interface TesseraClient {
   /** Typed calls for every operation of openapi.yaml; Authorization is added, refresh-and-retry is built in. */
   api: TesseraApi
-  /** These four call `api` and keep the tokens of the answer. */
+  /** These call `api` and keep the tokens of the answer. */
   register: (body: RegisterBody) => Promise<Result<AuthResult>>
-  login: (body: LoginBody) => Promise<Result<AuthResult>>
+  /** Tokens, or (two-factor sign-in on) an MfaChallenge: ask for the code, then call verifyMfa. */
+  login: (body: LoginBody) => Promise<Result<AuthResult | MfaChallenge>>
+  /** The second step of login: the challenge's mfaToken and the app's code (or a recovery code). */
+  verifyMfa: (body: VerifyMfaBody) => Promise<Result<AuthResult>>
   /** Every other session is revoked; this one goes on with the fresh tokens of the answer. */
   changePassword: (body: ChangePasswordBody) => Promise<Result<AuthResult>>
   /** Ends this session (this device) only, and drops the local tokens. */
@@ -163,9 +173,10 @@ export function createTesseraClient (options: TesseraClientOptions): TesseraClie
 
   const api = createClient<paths>({ baseUrl: options.baseUrl, fetch: authorizedFetch })
 
-  const session = (answer: { data?: AuthResult, error?: Problem }): Result<AuthResult> => {
+  const session = <T extends AuthResult | MfaChallenge>(answer: { data?: T, error?: Problem }): Result<T> => {
     if (answer.data !== undefined) {
-      keep(answer.data)
+      // A challenge carries no tokens: the session starts at verifyMfa.
+      if (!isMfaChallenge(answer.data)) keep(answer.data)
       return { data: answer.data }
     }
     // openapi-fetch throws on a network error; any other failure of these routes has a problem body.
@@ -176,6 +187,7 @@ export function createTesseraClient (options: TesseraClientOptions): TesseraClie
     api,
     register: async (body) => session(await api.POST('/v1/auth/register', { body })),
     login: async (body) => session(await api.POST('/v1/auth/login', { body })),
+    verifyMfa: async (body) => session(await api.POST('/v1/auth/mfa/verify', { body })),
     changePassword: async (body) => session(await api.PUT('/v1/me/password', { body })),
     async logout () {
       const { error } = await api.POST('/v1/auth/logout')

@@ -33,6 +33,9 @@ export const USAGE = `usage: npm run cli -- <command>
                         refused for the last enabled admin (create another admin first)
   users enable --email E
                         allow the account to log in again
+  users reset-mfa --email E
+                        turn off two-factor sign-in (a lost phone and lost recovery codes) and
+                        end every session; check who is asking first (docs/operations.md)
   migrate               apply pending database migrations
   keys list | rotate [--alg ALG] | retire KID
                         signing keys in JWT_KEYS_DIR (also npm run keys -- …)
@@ -183,7 +186,20 @@ async function usersSetDisabled (command: string, disabled: boolean, args: strin
   return EXIT_OK
 }
 
-/** `users create|list|disable|enable …` */
+/** As DELETE /v1/users/{id}/mfa; here too for the administrator who is the one locked out. */
+async function usersResetMfa (args: string[], io: CliIo): Promise<number> {
+  const values = parse('users reset-mfa', args, { email: { type: 'string' } })
+  const raw = required('users reset-mfa', values.email, '--email')
+  const user = await withServices(io, async ({ admin }) => {
+    const found = await admin.getUserByEmail(raw)
+    await admin.resetMfa(found.id)
+    return found
+  })
+  io.stdout.write(`two-factor sign-in is off for ${user.email} (id ${user.id}): every session has ended\n`)
+  return EXIT_OK
+}
+
+/** `users create|list|disable|enable|reset-mfa …` */
 export async function runUsersCommand (args: string[], io: CliIo): Promise<number> {
   const [command, ...rest] = args
   switch (command) {
@@ -191,6 +207,7 @@ export async function runUsersCommand (args: string[], io: CliIo): Promise<numbe
     case 'list': return usersList(rest, io)
     case 'disable': return usersSetDisabled('users disable', true, rest, io)
     case 'enable': return usersSetDisabled('users enable', false, rest, io)
+    case 'reset-mfa': return usersResetMfa(rest, io)
     default: throw new UsageError(command === undefined ? 'users: a subcommand is required' : `users: unknown subcommand ${command}`)
   }
 }

@@ -23,7 +23,7 @@ interface Logger {
 
 /** The longest lifetime of any token a key signs (sessions and emailed links), plus the clock tolerance. */
 export function verifyGraceMs (jwt: Config['jwt']): number {
-  return (Math.max(jwt.accessTtl, jwt.refreshTtl, jwt.resetTtl, jwt.verifyTtl) + jwt.clockTolerance) * 1000
+  return (Math.max(jwt.accessTtl, jwt.refreshTtl, jwt.resetTtl, jwt.verifyTtl, jwt.mfaTtl) + jwt.clockTolerance) * 1000
 }
 
 /** A provider over a fixed set of keys (tests, HS256, and a key given in the environment). */

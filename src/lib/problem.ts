@@ -20,6 +20,7 @@ export const PROBLEM_CODES = [
   'ERR_EMAIL_ALREADY_VERIFIED', 'ERR_EMAIL_NOT_VERIFIED', 'ERR_RESET_TOKEN_EXPIRED', 'ERR_RESET_TOKEN_INVALID',
   'ERR_VERIFY_TOKEN_EXPIRED', 'ERR_VERIFY_TOKEN_INVALID',
   'ERR_HEADERS_TOO_LARGE', 'ERR_INTERNAL', 'ERR_INVALID_CREDENTIALS', 'ERR_LAST_ADMIN', 'ERR_MALFORMED_JSON', 'ERR_NOT_FOUND',
+  'ERR_MFA_ALREADY_ENABLED', 'ERR_MFA_CODE_INVALID', 'ERR_MFA_NOT_ENABLED', 'ERR_MFA_NOT_PENDING', 'ERR_MFA_TOKEN_INVALID',
   'ERR_PASSWORD_COMMON', 'ERR_PASSWORD_MALFORMED', 'ERR_PASSWORD_TOO_LONG', 'ERR_PASSWORD_TOO_SHORT', 'ERR_PAYLOAD_TOO_LARGE',
   'ERR_RATE_LIMITED', 'ERR_REFRESH_TOKEN_EXPIRED', 'ERR_REFRESH_TOKEN_INVALID', 'ERR_REFRESH_TOKEN_REUSED', 'ERR_REFRESH_TOKEN_REVOKED',
   'ERR_REQUEST_TIMEOUT', 'ERR_SERVICE_UNAVAILABLE', 'ERR_SESSION_EXPIRED', 'ERR_SESSION_NOT_FOUND', 'ERR_TOKEN_EXPIRED', 'ERR_TOKEN_INVALID',
@@ -119,6 +120,15 @@ const ANSWERS: Record<ErrorCode, { status: number, title: string }> = {
   ERR_FORBIDDEN: { status: 403, title: 'Forbidden' },
   ERR_INVALID_CREDENTIALS: { status: 401, title: 'Invalid credentials' },
   ERR_LAST_ADMIN: { status: 409, title: 'Last administrator' },
+  /**
+   * 401 without a challenge, like a refused refresh token: the code and the mfaToken travel in the body, and the
+   * access token of a Bearer route that takes a code is fine (a client must not refresh it and retry).
+   */
+  ERR_MFA_CODE_INVALID: { status: 401, title: 'Invalid code' },
+  ERR_MFA_TOKEN_INVALID: { status: 401, title: 'Invalid mfaToken' },
+  ERR_MFA_ALREADY_ENABLED: { status: 409, title: 'Two-factor sign-in already on' },
+  ERR_MFA_NOT_ENABLED: { status: 409, title: 'Two-factor sign-in not on' },
+  ERR_MFA_NOT_PENDING: { status: 409, title: 'No enrolment pending' },
   ERR_PASSWORD_COMMON: { status: 400, title: 'Password refused' },
   ERR_PASSWORD_MALFORMED: { status: 400, title: 'Password refused' },
   ERR_PASSWORD_TOO_LONG: { status: 400, title: 'Password refused' },
@@ -198,6 +208,11 @@ export const Problems = {
   sessionNotFound: () => problemFor(Errors.sessionNotFound()),
   /** A refused DPoP proof or binding (src/tokens/dpop.ts): 400 at a token endpoint, 401 with a DPoP challenge elsewhere. */
   dpop: (reason: DpopReason, site: ProofSite) => dpopProblem(new DpopError(reason, site)),
+  mfaCodeInvalid: () => problemFor(Errors.mfaCodeInvalid()),
+  mfaTokenInvalid: (detail?: string) => problemFor(Errors.mfaTokenInvalid(detail)),
+  mfaAlreadyEnabled: () => problemFor(Errors.mfaAlreadyEnabled()),
+  mfaNotEnabled: () => problemFor(Errors.mfaNotEnabled()),
+  mfaNotPending: () => problemFor(Errors.mfaNotPending()),
   /** Sent by the server's client-error handler: Node refuses the request before any route runs. */
   headersTooLarge: () => new ProblemError({
     status: 431, code: 'ERR_HEADERS_TOO_LARGE', title: 'Request header fields too large', detail: 'The request headers are too large'
@@ -244,7 +259,9 @@ const TOKEN_PROBLEMS: Readonly<Record<TokenKind, (reason: TokenReason) => Proble
     ? Problems.invalidRefreshToken('ERR_REFRESH_TOKEN_EXPIRED', 'The refresh token expired')
     : Problems.invalidRefreshToken(),
   reset: (reason) => Problems.invalidResetToken(reason === 'expired'),
-  verify: (reason) => Problems.invalidVerifyToken(reason === 'expired')
+  verify: (reason) => Problems.invalidVerifyToken(reason === 'expired'),
+  // Expired or not, the answer is the same: either way the user logs in again.
+  mfa: (reason) => Problems.mfaTokenInvalid(reason === 'expired' ? 'The mfaToken expired; log in again' : undefined)
 }
 
 /** The problem a TokenError (src/tokens/verifier.ts) is answered with. */

@@ -6,7 +6,7 @@ import type { Clock } from '../clock'
 import type { KeyRing } from '../keys/key-ring'
 import { Problems } from '../lib/problem'
 import type { Role } from '../store/user-store'
-import { isSessionClaims, type AccessClaims, type Confirmation } from '../tokens/claims'
+import { isSessionClaims, type AccessClaims, type Confirmation, type MfaClaims } from '../tokens/claims'
 import { DpopChecker, DpopError, type DpopSettings } from '../tokens/dpop'
 import type { ReplayCache } from '../tokens/dpop-replay'
 import { TOKEN_KIND_NAMES, type TokenKind } from '../tokens/token-kinds'
@@ -56,12 +56,14 @@ declare module 'fastify' {
     auth: AccessClaims | null
     /** The thumbprint of the DPoP key this request proved it holds; tokens issued to it are bound to that key. */
     dpopJkt: string | undefined
+    /** The verified mfaToken of the second login step (set before the rate limits, which count per token and account). */
+    mfaClaims: MfaClaims | null
   }
 }
 
 async function authPlugin (app: FastifyInstance, opts: AuthOptions): Promise<void> {
-  const { issuer, audience, accessTtl, refreshTtl, resetTtl, verifyTtl, clockTolerance } = opts
-  const settings: VerifierSettings = { issuer, audience, accessTtl, refreshTtl, resetTtl, verifyTtl, clockTolerance, cacheSize: opts.verifyCacheSize }
+  const { issuer, audience, accessTtl, refreshTtl, resetTtl, verifyTtl, mfaTtl, clockTolerance } = opts
+  const settings: VerifierSettings = { issuer, audience, accessTtl, refreshTtl, resetTtl, verifyTtl, mfaTtl, clockTolerance, cacheSize: opts.verifyCacheSize }
   // @fastify/jwt checks key, signature, typ, iss and aud: one registration per row of the table, all built alike.
   for (const kind of TOKEN_KIND_NAMES) {
     await app.register(fastifyJwt, { namespace: kind, secret: { public: keyFetcher(opts.keyRing) }, verify: signatureOptions(kind, settings) })
@@ -75,6 +77,7 @@ async function authPlugin (app: FastifyInstance, opts: AuthOptions): Promise<voi
   app.decorate('tokens', tokens)
   app.decorateRequest('auth', null)
   app.decorateRequest('dpopJkt', undefined)
+  app.decorateRequest('mfaClaims', null)
 
   const authenticate = async (request: FastifyRequest): Promise<void> => {
     const { scheme, token } = extractAccessToken(request)

@@ -60,5 +60,8 @@ export const WhoamiSchema = Type.Object({
   role: RoleSchema,
   iat: Type.Integer(),
   exp: Type.Integer(),
-  jti: Type.String()
+  jti: Type.String(),
+  amr: Type.Optional(Type.Array(Type.String(), {
+    description: 'RFC 8176 authentication methods: ["pwd","otp"] when the session was opened with a second factor; absent otherwise'
+  }))
 }, { title: 'Claims' })

@@ -95,14 +95,25 @@ export const bearerBadRequest = (description: string, extra: ProblemError[] = []
   400: problemResponse(description, [ExampleProblems.malformedAuthorization, ...extra], { 'www-authenticate': WWW_AUTHENTICATE })
 })
 
+/**
+ * The 401 of a Bearer route: the access token's failures, with their challenge, and the `extra` problems of the
+ * route, which carry none (the token is fine; a client must not refresh and retry on them).
+ */
+export const bearerUnauthorized = (
+  description = 'Missing, invalid or expired access token (REVOCATION_MODE=hybrid: or revoked), or a DPoP-bound token without a valid proof ' +
+    '(a DPoP challenge: DPoP algs="…", error="invalid_dpop_proof", "invalid_token" or "use_dpop_nonce" with a DPoP-Nonce header)',
+  extra: ProblemError[] = []
+) => ({
+  401: problemResponse(description, [
+    Problems.missingCredentials(), Problems.invalidToken(), Problems.expiredToken(), Problems.revokedToken(),
+    Problems.dpop('wrong-key', 'resource'), Problems.dpop('use-nonce', 'resource'), ...extra
+  ], { 'www-authenticate': WWW_AUTHENTICATE, 'dpop-nonce': DPOP_NONCE })
+})
+
 /** Problems of routes guarded by the Bearer hook. */
 export const bearerProblems = {
   ...bearerBadRequest('Malformed Authorization header (error="invalid_request")'),
-  401: problemResponse('Missing, invalid or expired access token (REVOCATION_MODE=hybrid: or revoked), or a DPoP-bound token without a valid proof ' +
-    '(a DPoP challenge: DPoP algs="…", error="invalid_dpop_proof", "invalid_token" or "use_dpop_nonce" with a DPoP-Nonce header)', [
-    Problems.missingCredentials(), Problems.invalidToken(), Problems.expiredToken(), Problems.revokedToken(),
-    Problems.dpop('wrong-key', 'resource'), Problems.dpop('use-nonce', 'resource')
-  ], { 'www-authenticate': WWW_AUTHENTICATE, 'dpop-nonce': DPOP_NONCE }),
+  ...bearerUnauthorized(),
   ...commonProblems
 }
 

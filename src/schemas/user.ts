@@ -11,6 +11,7 @@ export const UserSchema = Type.Object({
   role: RoleSchema,
   disabled: Type.Boolean(),
   emailVerified: Type.Boolean({ description: 'The owner proved control of the address (verification link or password reset)' }),
+  mfaEnabled: Type.Boolean({ description: 'Two-factor sign-in (TOTP) is on: login asks for a code after the password' }),
   createdAt: Type.String({ format: 'date-time' }),
   updatedAt: Type.String({ format: 'date-time' })
 }, { $id: 'User', title: 'User' })
@@ -23,6 +24,7 @@ export const toUser = (r: UserRecord): User => ({
   role: r.role,
   disabled: r.disabled,
   emailVerified: r.emailVerified,
+  mfaEnabled: r.mfaEnabled,
   createdAt: r.createdAt.toISOString(),
   updatedAt: r.updatedAt.toISOString()
 })

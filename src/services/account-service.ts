@@ -8,6 +8,7 @@ import type { Revocations } from '../revocation/revocations'
 import { EmailTakenError, type UserRecord, type UserStore } from '../store/user-store'
 import type { RefreshClaims } from '../tokens/claims'
 import { acceptablePassword, requireEmail } from './account-rules'
+import type { MfaChallenge } from './mfa-service'
 import type { SessionService, SignedIn, SignInClient } from './session-service'
 
 export interface AccountServiceDeps {
@@ -24,6 +25,8 @@ export interface AccountServiceDeps {
   revocations?: Revocations
   /** Mails the verification link to a newly registered address (RecoveryService). */
   verification: { sendVerification (user: Pick<UserRecord, 'id' | 'email'>): void }
+  /** For an account with two-factor sign-in on, login answers with an mfaToken instead of tokens (MfaService). */
+  mfa: { challenge (user: UserRecord, client: SignInClient): Promise<MfaChallenge> }
 }
 
 export type { SignedIn } from './session-service'
@@ -66,7 +69,7 @@ export class AccountService {
    * change of ARGON2_* settings) and give the same error, so neither the answer nor its timing tells whether
    * an account exists. An address outside the grammar is looked up nowhere and answered the same way.
    */
-  async login (input: { email: string, password: string }, client: SignInClient = {}): Promise<SignedIn> {
+  async login (input: { email: string, password: string }, client: SignInClient = {}): Promise<SignedIn | MfaChallenge> {
     const email = normalizeEmail(input.email)
     const password = normalizePassword(input.password)
     const user = email === null ? null : await this.deps.store.findByEmail(email)
@@ -81,6 +84,8 @@ export class AccountService {
       const passwordHash = await this.deps.hasher.hash(password)
       current = await this.deps.store.update(user.id, { passwordHash }) ?? user
     }
+    // The password is only the first factor: no session until the second (POST /v1/auth/mfa/verify).
+    if (current.mfaEnabled) return await this.deps.mfa.challenge(current, client)
     return await this.deps.sessions.start(current, nowSeconds(this.deps.clock), client)
   }
 
@@ -122,7 +127,8 @@ export class AccountService {
    * password would tell a token thief that the guessed current one was right.
    */
   async changePassword (
-    userId: string, input: { currentPassword: string, newPassword: string }, caller: { sid?: string, client?: SignInClient } = {}
+    userId: string, input: { currentPassword: string, newPassword: string },
+    caller: { sid?: string, client?: SignInClient, amr?: readonly string[] } = {}
   ): Promise<SignedIn> {
     const password = acceptablePassword(input.newPassword, this.deps.passwordMinLength, '/newPassword')
     const user = await this.me(userId)
@@ -134,7 +140,7 @@ export class AccountService {
     this.publishRevocation(updated.id, updated.tokenVersion)
     await this.deps.sessions.endAfterVersionBump(updated.id, 'password_changed', caller.sid === undefined ? {} : { except: caller.sid })
     // The caller's tokens of the old version are refused; its session continues with new ones.
-    return await this.deps.sessions.continueOrStart(updated, caller.sid, caller.client ?? {})
+    return await this.deps.sessions.continueOrStart(updated, caller.sid, caller.client ?? {}, caller.amr)
   }
 
   async deleteSelf (userId: string, password: string): Promise<void> {

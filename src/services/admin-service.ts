@@ -5,6 +5,7 @@ import type { PasswordHasher } from '../lib/password-hasher'
 import type { Revocations } from '../revocation/revocations'
 import { EmailTakenError, LastAdminError, type Role, type UserRecord, type UserStore } from '../store/user-store'
 import { acceptablePassword, requireEmail, requireName } from './account-rules'
+import type { MfaService } from './mfa-service'
 import type { SessionService, SessionView } from './session-service'
 
 export interface AdminServiceDeps {
@@ -15,6 +16,8 @@ export interface AdminServiceDeps {
   revocations?: Revocations
   /** Disabling and role changes end the user's sessions. */
   sessions: SessionService
+  /** Resets a user's two-factor sign-in (a lost device). */
+  mfa: Pick<MfaService, 'reset'>
 }
 
 export interface UserPage {
@@ -113,6 +116,14 @@ export class AdminService {
   /** Sign a user out everywhere, as POST /v1/auth/logout-all does for oneself; the account stays enabled. */
   async endSessions (id: string): Promise<void> {
     if (!await this.deps.sessions.endAll(id, 'admin')) throw Errors.userNotFound()
+  }
+
+  /**
+   * Turn off a user's two-factor sign-in (the device is lost and so are the recovery codes): the secret and codes
+   * are forgotten and every session of the user ends; the user signs in with the password alone and may enrol again.
+   */
+  async resetMfa (id: string): Promise<void> {
+    await this.deps.mfa.reset(id)
   }
 
   /** The last active administrator cannot be deleted. */

@@ -8,12 +8,16 @@ import { createMailer, type Mailer } from '../mail/mailer'
 import { Outbox } from '../mail/outbox'
 import type { RevocationBus } from '../revocation/revocation-bus'
 import { createRevocations, type Revocations } from '../revocation/revocations'
+import { loadOrCreateMfaKey } from '../mfa/mfa-key'
+import { SecretBox } from '../mfa/secret-box'
 import { createStore } from '../store/create-store'
 import type { UserStore } from '../store/user-store'
 import { LinkTokenIssuer } from '../tokens/link-tokens'
+import { MfaTokenIssuer } from '../tokens/mfa-tokens'
 import { longestTokenLifetime, TokenIssuer, tokenSettings } from '../tokens/token-issuer'
 import { AccountService } from './account-service'
 import { AdminService } from './admin-service'
+import { MfaService } from './mfa-service'
 import { RecoveryService } from './recovery-service'
 import { SessionService } from './session-service'
 
@@ -47,6 +51,7 @@ export interface Services {
   admin: AdminService
   recovery: RecoveryService
   sessions: SessionService
+  mfa: MfaService
   /** Mail in flight gets a moment to go out and revocations in flight reach the bus; then everything is closed. */
   close (): Promise<void>
 }
@@ -95,6 +100,21 @@ export async function createServices (config: Config, deps: ServiceOverrides & {
       log,
       ...(revocations !== undefined ? { revocations } : {})
     })
+    // MFA_ENCRYPTION_KEY, else mfa.key beside the signing keys: created on first start when those live in JWT_KEYS_DIR,
+    // else (a key from the environment, HS256, keys a test supplies) at the first enrolment, so a read-only disk
+    // without two-factor sign-in keeps starting.
+    let box: SecretBox | undefined
+    const mfaBox = (): SecretBox => (box ??= new SecretBox(config.mfa.encryptionKey ?? loadOrCreateMfaKey(config.jwt.keysDir, log)))
+    if (deps.keys === undefined && config.jwt.privateKeyPem === undefined && config.jwt.alg !== 'HS256') mfaBox()
+    const mfa = new MfaService({
+      store,
+      hasher,
+      sessions,
+      clock,
+      box: mfaBox,
+      tokens: new MfaTokenIssuer(() => keys.ring(), { issuer: config.jwt.issuer, mfaTtl: config.jwt.mfaTtl }, clock),
+      issuer: config.jwt.issuer
+    })
     const recovery = new RecoveryService({
       store, hasher, links, outbox, publicUrl: config.mail.publicUrl, passwordMinLength: config.password.minLength, revocations, sessions
     })
@@ -107,10 +127,11 @@ export async function createServices (config: Config, deps: ServiceOverrides & {
       sessionMaxAge: config.jwt.sessionMaxAge,
       requireVerifiedEmail: config.requireVerifiedEmail,
       revocations,
-      verification: recovery
+      verification: recovery,
+      mfa
     })
-    const admin = new AdminService({ store, hasher, passwordMinLength: config.password.minLength, revocations, sessions })
-    return { clock, store, keys, revocations, accounts, admin, recovery, sessions, close }
+    const admin = new AdminService({ store, hasher, passwordMinLength: config.password.minLength, revocations, sessions, mfa })
+    return { clock, store, keys, revocations, accounts, admin, recovery, sessions, mfa, close }
   } catch (err) {
     await close()
     throw err

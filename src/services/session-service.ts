@@ -65,7 +65,7 @@ export class SessionService {
   constructor (private readonly deps: SessionServiceDeps) {}
 
   /** A sign-in (login, registration, or a refresh token from before sessions were recorded): a new session, counter 0. */
-  async start (user: UserRecord, authTime: number, client: SignInClient): Promise<SignedIn> {
+  async start (user: UserRecord, authTime: number, client: SignInClient, amr?: readonly string[]): Promise<SignedIn> {
     const session = await this.deps.store.createSession({
       id: newSessionId(),
       userId: user.id,
@@ -75,7 +75,7 @@ export class SessionService {
       ip: client.ip === undefined ? null : clientAddress(client.ip)
     }, { maxPerUser: this.deps.maxPerUser })
     this.purgeNowAndThen()
-    return this.issue(user, session, client)
+    return this.issue(user, session, client, amr)
   }
 
   /**
@@ -92,10 +92,10 @@ export class SessionService {
     switch (result.outcome) {
       case 'rotated':
         this.purgeNowAndThen()
-        return this.issue(user, result.session, client)
+        return this.issue(user, result.session, client, claims.amr)
       case 'stale': {
         const session = result.session
-        if (this.withinGrace(claims.ctr, session, now)) return this.issue(user, session, client)
+        if (this.withinGrace(claims.ctr, session, now)) return this.issue(user, session, client, claims.amr)
         await this.endOne(session.userId, session.id, 'refresh_token_reused')
         this.deps.log.warn({ userId: session.userId, sid: session.id }, 'a superseded refresh token was used again: session ended')
         throw Errors.refreshTokenReused()
@@ -180,17 +180,18 @@ export class SessionService {
    * After a password change: the caller's session goes on with tokens for the new token version, at its current
    * counter. Without one (a token from before sessions were recorded, or a session ended meanwhile) a new one starts.
    */
-  async continueOrStart (user: UserRecord, sid: string | undefined, client: SignInClient): Promise<SignedIn> {
+  async continueOrStart (user: UserRecord, sid: string | undefined, client: SignInClient, amr?: readonly string[]): Promise<SignedIn> {
     const session = sid === undefined ? null : await this.deps.store.findSession(sid)
     const now = this.deps.clock.now()
     if (session !== null && session.userId === user.id && session.endedAt === null && session.expiresAt.getTime() > now) {
-      return this.issue(user, session, client)
+      return this.issue(user, session, client, amr)
     }
+    // A new session was not opened with the caller's second factor: no `amr`.
     return await this.start(user, Math.floor(now / 1000), client)
   }
 
-  private issue (user: UserRecord, session: SessionRecord, client: SignInClient): SignedIn {
-    return { user, tokens: this.deps.issuer.issue(user, { id: session.id, authTime: session.authTime, counter: session.counter }, client.jkt) }
+  private issue (user: UserRecord, session: SessionRecord, client: SignInClient, amr?: readonly string[]): SignedIn {
+    return { user, tokens: this.deps.issuer.issue(user, { id: session.id, authTime: session.authTime, counter: session.counter }, { jkt: client.jkt, amr }) }
   }
 
   /** The token is the one superseded by the last rotation, and it was superseded at most REFRESH_REUSE_GRACE ago. */

@@ -43,7 +43,7 @@ const toSession = (row: SessionRow): SessionRecord => ({
 const FOREIGN_KEY_VIOLATION = '23503'
 
 /** Run `fn` in BEGIN … COMMIT on one pooled connection; ROLLBACK and a discarded connection on failure. */
-async function inTransaction<T> (pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+export async function inTransaction<T> (pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect()
   // While checked out, the pool's idle listener is detached; a dying connection must not crash us.
   const onError = (): void => {}

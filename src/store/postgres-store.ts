@@ -8,6 +8,7 @@ import { listMigrations, type Migration } from './migrations'
 import type { Clock } from '../clock'
 import { EmailTakenError, LastAdminError, StoreUnavailableError, losesActiveAdmin } from './user-store'
 import type { Role, UserPatch, UserRecord, UserStore } from './user-store'
+import { mfaMethods } from './postgres-mfa'
 import { sessionMethods } from './postgres-sessions'
 
 const MIGRATIONS_DIR = path.join(__dirname, 'migrations', 'postgres')
@@ -33,7 +34,9 @@ const DEFAULT_STATEMENT_TIMEOUT_MS = 5000
  *  and keeps the connection; the client timer only fires when the server or network has stopped answering. */
 const QUERY_TIMEOUT_GRACE_MS = 1000
 
-const COLUMNS = 'id, email, name, role, disabled, password_hash, token_version, email_verified, created_at, updated_at'
+// Only whether a TOTP secret is stored: the sealed secret itself is read by postgres-mfa.ts alone.
+const COLUMNS = 'id, email, name, role, disabled, password_hash, token_version, email_verified, ' +
+  '(mfa_secret IS NOT NULL) AS mfa_enabled, created_at, updated_at'
 
 // A type alias, not an interface: pg's row type parameter needs an index-signature-compatible type.
 type UserRow = {
@@ -45,6 +48,7 @@ type UserRow = {
   password_hash: string
   token_version: number
   email_verified: boolean
+  mfa_enabled: boolean
   created_at: Date
   updated_at: Date
 }
@@ -70,6 +74,7 @@ const toRecord = (row: UserRow): UserRecord => ({
   passwordHash: row.password_hash,
   tokenVersion: row.token_version,
   emailVerified: row.email_verified,
+  mfaEnabled: row.mfa_enabled,
   createdAt: row.created_at,
   updatedAt: row.updated_at
 })
@@ -270,6 +275,8 @@ export function createPostgresStore (options: PostgresStoreOptions): UserStore {
     }),
 
     ...sessionMethods(pool, now, run),
+
+    ...mfaMethods(pool, now, run),
 
     // substring() with a group returns the group: the `$`-delimited segment that starts with m=.
     passwordHashParameters: () => run(async () => (await pool.query<{ parameters: string }>(`

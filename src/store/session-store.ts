@@ -13,6 +13,8 @@ export type SessionEndReason =
   | 'refresh_token_reused'
   | 'evicted'
   | 'admin'
+  | 'mfa_enabled'
+  | 'mfa_disabled'
 
 /** Longest device name the store keeps (the column checks it); callers truncate before. */
 export const DEVICE_NAME_MAX_LENGTH = 100

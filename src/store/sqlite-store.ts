@@ -8,6 +8,7 @@ import { preparePrivateDatabase, type PermissionLog } from './private-files'
 import type { Clock } from '../clock'
 import { EmailTakenError, LastAdminError, StoreUnavailableError, losesActiveAdmin } from './user-store'
 import type { Role, UserPatch, UserRecord, UserStore } from './user-store'
+import { mfaMethods, prepareMfaStatements } from './sqlite-mfa'
 import { prepareSessionStatements, sessionMethods } from './sqlite-sessions'
 
 const MIGRATIONS_DIR = path.join(__dirname, 'migrations', 'sqlite')
@@ -24,6 +25,8 @@ interface UserRow {
   password_hash: string
   token_version: number
   email_verified: number
+  /** Sealed; only its presence is read here (sqlite-mfa.ts reads the rest). */
+  mfa_secret: string | null
   created_at: string
   updated_at: string
 }
@@ -45,6 +48,7 @@ const toRecord = (row: UserRow): UserRecord => ({
   passwordHash: row.password_hash,
   tokenVersion: row.token_version,
   emailVerified: row.email_verified === 1,
+  mfaEnabled: row.mfa_secret !== null,
   createdAt: new Date(row.created_at),
   updatedAt: new Date(row.updated_at)
 })
@@ -74,6 +78,7 @@ function prepareStatements (db: Database.Database) {
     delete: db.prepare<[string]>('DELETE FROM users WHERE id = ?'),
     otherActiveAdmin: db.prepare<[string], number>("SELECT 1 FROM users WHERE id <> ? AND role = 'admin' AND disabled = 0 LIMIT 1").pluck(),
     ...prepareSessionStatements(db),
+    ...prepareMfaStatements(db),
     passwordHashParameters: db.prepare<[], string>(
       'SELECT DISTINCT phc_parameters(password_hash) FROM users WHERE phc_parameters(password_hash) IS NOT NULL').pluck()
   }
@@ -200,6 +205,8 @@ export function createSqliteStore (options: SqliteStoreOptions): UserStore {
     }),
 
     ...sessionMethods(db, sql, now, run),
+
+    ...mfaMethods(db, sql, now, run),
 
     passwordHashParameters: () => run(() => sql().passwordHashParameters.all()),
 

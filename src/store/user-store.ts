@@ -1,5 +1,8 @@
 // The storage contract every user store (SQLite, PostgreSQL) implements and the contract tests check.
+import type { MfaStore } from './mfa-store'
 import type { SessionStore } from './session-store'
+
+export type { MfaFactor, MfaState, MfaStore, SpendOptions } from './mfa-store'
 
 export type { NewSession, RevocationState, RotateResult, SessionEndReason, SessionRecord, SessionStore } from './session-store'
 
@@ -18,6 +21,8 @@ export interface UserRecord {
   tokenVersion: number
   /** The owner proved control of `email` (verification link, or a password reset mailed to it). */
   emailVerified: boolean
+  /** Two-factor sign-in is on: login asks for a second factor (src/services/mfa-service.ts). */
+  mfaEnabled: boolean
   createdAt: Date
   updatedAt: Date
 }
@@ -90,7 +95,7 @@ export class StoreUnavailableError extends Error {
   constructor (options?: { cause?: unknown }) { super('the user store is unavailable', options) }
 }
 
-export interface UserStore extends SessionStore {
+export interface UserStore extends SessionStore, MfaStore {
   readonly kind: 'sqlite' | 'postgres'
   /** Apply pending versioned migrations. Idempotent. */
   migrate (): Promise<void>

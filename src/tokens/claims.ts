@@ -6,6 +6,7 @@ export const ACCESS_TYP = 'at+jwt'
 export const REFRESH_TYP = 'rt+jwt'
 export const RESET_TYP = 'reset+jwt'
 export const VERIFY_TYP = 'verify+jwt'
+export const MFA_TYP = 'mfa+jwt'
 
 /**
  * Link tokens get audiences of their own (RFC 8725 §3.11/3.12): even a verifier that ignored `typ`
@@ -13,6 +14,8 @@ export const VERIFY_TYP = 'verify+jwt'
  */
 export const resetAudience = (issuer: string): string => `${issuer}/reset`
 export const verifyAudience = (issuer: string): string => `${issuer}/verify`
+/** The mfaToken between password and second factor: its own audience, so nothing else takes it (issue 16). */
+export const mfaAudience = (issuer: string): string => `${issuer}/mfa`
 
 const NumericDate = Type.Integer({ minimum: 0, maximum: 253402300799, description: 'Seconds since the epoch' })
 
@@ -21,6 +24,10 @@ export const ConfirmationSchema = Type.Object({
   jkt: Type.String({ minLength: 43, maxLength: 43, pattern: '^[A-Za-z0-9_-]+$' })
 })
 export type Confirmation = Static<typeof ConfirmationSchema>
+
+/** RFC 8176 authentication method references: what a sign-in with a second factor used. Only those tokens carry it. */
+export const MFA_AMR = ['pwd', 'otp'] as const
+const AmrSchema = Type.Array(Type.String({ minLength: 1, maxLength: 16 }), { minItems: 1, maxItems: 4 })
 
 export const AccessClaimsSchema = Type.Object({
   iss: Type.String(),
@@ -31,7 +38,8 @@ export const AccessClaimsSchema = Type.Object({
   exp: NumericDate,
   nbf: Type.Optional(NumericDate),
   jti: Type.String({ minLength: 1, maxLength: 64 }),
-  cnf: Type.Optional(ConfirmationSchema)
+  cnf: Type.Optional(ConfirmationSchema),
+  amr: Type.Optional(AmrSchema)
 })
 /** The session (one sign-in, a row of the sessions table) a token belongs to: SESSION_ID_PATTERN of src/lib/ids.ts. */
 const SidSchema = Type.String({ minLength: 16, maxLength: 16, pattern: '^[A-Za-z0-9_-]+$' })
@@ -64,7 +72,9 @@ export const RefreshClaimsSchema = Type.Object({
   nbf: Type.Optional(NumericDate),
   jti: Type.String({ minLength: 1, maxLength: 64 }),
   /** Bound to a DPoP key: it refreshes only with a proof from that key (RFC 9449 §5). */
-  cnf: Type.Optional(ConfirmationSchema)
+  cnf: Type.Optional(ConfirmationSchema),
+  /** The session was opened with a second factor: its refreshed access tokens carry the same `amr`. */
+  amr: Type.Optional(AmrSchema)
 })
 export type RefreshClaims = Static<typeof RefreshClaimsSchema>
 
@@ -95,12 +105,33 @@ export const VerifyClaimsSchema = Type.Object({
 })
 export type VerifyClaims = Static<typeof VerifyClaimsSchema>
 
+/**
+ * The mfaToken: a checked password, waiting for its second factor. `ver` binds it to the user's token version (a
+ * password reset or sign-out everywhere kills it); `ctr` to the user's MFA counter, which every accepted second
+ * factor moves on, so once a verify succeeded the token is dead without any record of the token itself.
+ */
+export const MfaClaimsSchema = Type.Object({
+  iss: Type.String(),
+  aud: Type.String(),
+  sub: Type.String({ minLength: 1, maxLength: 64 }),
+  ver: Type.Integer({ minimum: 0 }),
+  ctr: Type.Integer({ minimum: 0, maximum: 2147483647 }),
+  /** The device name the login was sent with, for the session the verify creates. */
+  dev: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+  iat: NumericDate,
+  exp: NumericDate,
+  nbf: Type.Optional(NumericDate),
+  jti: Type.String({ minLength: 1, maxLength: 64 })
+})
+export type MfaClaims = Static<typeof MfaClaimsSchema>
+
 export const isAccessClaims = TypeCompiler.Compile(AccessClaimsSchema)
 export const isRefreshClaims = TypeCompiler.Compile(RefreshClaimsSchema)
 /** Hybrid mode only, after isAccessClaims: the session claims an access token must carry to be checked for revocation. */
 export const isSessionClaims = TypeCompiler.Compile(SessionClaimsSchema)
 export const isResetClaims = TypeCompiler.Compile(ResetClaimsSchema)
 export const isVerifyClaims = TypeCompiler.Compile(VerifyClaimsSchema)
+export const isMfaClaims = TypeCompiler.Compile(MfaClaimsSchema)
 
 export type TimeVerdict = 'ok' | 'expired' | 'not-yet-valid'
 

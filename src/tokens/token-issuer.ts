@@ -48,6 +48,14 @@ export interface IssuedTokens {
   sessionId: string
 }
 
+/** What binds or marks a session's tokens beyond the user and the session. */
+export interface TokenExtras {
+  /** A DPoP key's RFC 7638 thumbprint: both tokens get `cnf.jkt`. */
+  jkt?: string | undefined
+  /** The authentication methods of a session opened with a second factor (RFC 8176). */
+  amr?: readonly string[] | undefined
+}
+
 export class TokenIssuer {
   private readonly signers: SignerCache<'access' | 'refresh'>
 
@@ -62,19 +70,23 @@ export class TokenIssuer {
   /**
    * Tokens for a user's session. The refresh token's lifetime is cut so the session never outlives SESSION_MAX_AGE
    * from `authTime` (the login, in seconds); it carries the session's counter (`ctr`), which its refresh must match.
-   * With `jkt` (a DPoP key's thumbprint) both tokens are bound to that key.
+   * With `jkt` (a DPoP key's thumbprint) both tokens are bound to that key; with `amr` (a session opened with a
+   * second factor) both carry it.
    */
-  issue (user: { id: string, role: Role, tokenVersion: number }, session: TokenSession, jkt?: string): IssuedTokens {
+  issue (user: { id: string, role: Role, tokenVersion: number }, session: TokenSession, { jkt, amr }: TokenExtras = {}): IssuedTokens {
     const signers = this.signers.current()
     const now = nowSeconds(this.clock)
     const { issuer, audience, accessTtl, refreshTtl, sessionMaxAge } = this.settings
     const refreshExp = Math.min(now + refreshTtl, session.authTime + sessionMaxAge)
     const sid = session.id
+    // Only a session opened with a second factor carries `amr` (RFC 8176), in both tokens, so refreshes keep it
+    // and every other token stays as small as before.
+    const methods = amr === undefined ? {} : { amr: [...amr] }
     const access: AccessClaims = this.settings.sessionClaims === true
-      ? { iss: issuer, aud: audience, sub: user.id, role: user.role, ver: user.tokenVersion, sid, iat: now, exp: now + accessTtl, jti: newJti() }
-      : { iss: issuer, aud: audience, sub: user.id, role: user.role, sid, iat: now, exp: now + accessTtl, jti: newJti() }
+      ? { iss: issuer, aud: audience, sub: user.id, role: user.role, ver: user.tokenVersion, sid, iat: now, exp: now + accessTtl, jti: newJti(), ...methods }
+      : { iss: issuer, aud: audience, sub: user.id, role: user.role, sid, iat: now, exp: now + accessTtl, jti: newJti(), ...methods }
     const refresh: RefreshClaims = {
-      iss: issuer, aud: issuer, sub: user.id, ver: user.tokenVersion, sid, ctr: session.counter, auth_time: session.authTime, iat: now, exp: refreshExp, jti: newJti()
+      iss: issuer, aud: issuer, sub: user.id, ver: user.tokenVersion, sid, ctr: session.counter, auth_time: session.authTime, iat: now, exp: refreshExp, jti: newJti(), ...methods
     }
     if (jkt !== undefined) access.cnf = refresh.cnf = { jkt }
     return {

@@ -2,8 +2,8 @@
 import type { TypeCheck } from '@sinclair/typebox/compiler'
 import type { TSchema } from '@sinclair/typebox'
 import {
-  ACCESS_TYP, REFRESH_TYP, RESET_TYP, VERIFY_TYP, isAccessClaims, isRefreshClaims, isResetClaims, isVerifyClaims,
-  resetAudience, verifyAudience, type AccessClaims, type RefreshClaims, type ResetClaims, type VerifyClaims
+  ACCESS_TYP, MFA_TYP, REFRESH_TYP, RESET_TYP, VERIFY_TYP, isAccessClaims, isMfaClaims, isRefreshClaims, isResetClaims, isVerifyClaims,
+  mfaAudience, resetAudience, verifyAudience, type AccessClaims, type MfaClaims, type RefreshClaims, type ResetClaims, type VerifyClaims
 } from './claims'
 /** The claims each kind carries once verified. */
 export interface TokenClaims {
@@ -11,6 +11,7 @@ export interface TokenClaims {
   refresh: RefreshClaims
   reset: ResetClaims
   verify: VerifyClaims
+  mfa: MfaClaims
 }
 
 export type TokenKind = keyof TokenClaims
@@ -23,6 +24,8 @@ export interface TokenKindSettings {
   refreshTtl: number
   resetTtl: number
   verifyTtl: number
+  /** MFA_TOKEN_TTL. */
+  mfaTtl: number
 }
 
 export interface TokenKindRow {
@@ -49,7 +52,8 @@ export const TOKEN_KINDS: Readonly<Record<TokenKind, TokenKindRow>> = {
   access: { typ: ACCESS_TYP, audience: (s) => s.audience, claims: isAccessClaims, lifetime: (s) => s.accessTtl, cached: true },
   refresh: { typ: REFRESH_TYP, audience: (s) => s.issuer, claims: isRefreshClaims, lifetime: (s) => s.refreshTtl, cached: false },
   reset: { typ: RESET_TYP, audience: (s) => resetAudience(s.issuer), claims: isResetClaims, lifetime: (s) => s.resetTtl, cached: false },
-  verify: { typ: VERIFY_TYP, audience: (s) => verifyAudience(s.issuer), claims: isVerifyClaims, lifetime: (s) => s.verifyTtl, cached: false }
+  verify: { typ: VERIFY_TYP, audience: (s) => verifyAudience(s.issuer), claims: isVerifyClaims, lifetime: (s) => s.verifyTtl, cached: false },
+  mfa: { typ: MFA_TYP, audience: (s) => mfaAudience(s.issuer), claims: isMfaClaims, lifetime: (s) => s.mfaTtl, cached: false }
 }
 
 export const TOKEN_KIND_NAMES = Object.keys(TOKEN_KINDS) as TokenKind[]

@@ -107,7 +107,8 @@ export class TokenVerifier {
       access: kind(TOKEN_KINDS.access),
       refresh: kind(TOKEN_KINDS.refresh),
       reset: kind(TOKEN_KINDS.reset),
-      verify: kind(TOKEN_KINDS.verify)
+      verify: kind(TOKEN_KINDS.verify),
+      mfa: kind(TOKEN_KINDS.mfa)
     }
   }
 

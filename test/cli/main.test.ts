@@ -10,6 +10,7 @@ import { createRedisBus, revocationChannel, type RevocationEvent } from '../../s
 import { createSqliteStore } from '../../src/store/sqlite-store'
 import { assertProblem, bearer, build, PASSWORD, START, TEST_ARGON2, type AuthResultBody, type TestContext } from '../support/app'
 import { REDIS_URL, requireService } from '../support/services'
+import { oathtool } from '../support/totp'
 import { until } from '../support/until'
 import { ManualClock } from '../../src/clock'
 import { compiled, REPO_ROOT } from '../e2e/server-process'
@@ -165,6 +166,31 @@ t.test('finding 10: users create refuses control characters and bidi overrides i
     t.match(run.stderr, /ERR_VALIDATION/)
   }
   t.equal((await cli(config, createArgs('ada@example.com', '--name', 'Ada Lovelace 👩‍💻'), PASSWORD)).code, 0, 'an ordinary name')
+})
+
+t.test('users reset-mfa: an administrator locked out of two-factor sign-in gets back in with the password', async (t) => {
+  if (!await requireService(t, 'oathtool')) return
+  const file = dbFile(t)
+  const config = cliConfig(file)
+  t.equal((await cli(config, createArgs('root@example.com', '--role', 'admin'), PASSWORD)).code, 0)
+  const ctx = await appOver(t, file)
+  const { accessToken, refreshToken } = (await login(ctx, 'root@example.com')).json<AuthResultBody>()
+  const { secret } = (await ctx.app.inject({ method: 'POST', url: '/v1/me/mfa/totp', headers: bearer(accessToken), payload: { password: PASSWORD } })).json<{ secret: string }>()
+  const confirm = await ctx.app.inject({ method: 'POST', url: '/v1/me/mfa/totp/confirm', headers: bearer(accessToken), payload: { code: oathtool(secret, ctx.clock.now()) } })
+  t.equal(confirm.statusCode, 200)
+  t.equal((await login(ctx, 'root@example.com')).json<{ mfaRequired?: boolean }>().mfaRequired, true, 'the phone is needed now')
+
+  const reset = await cli(config, ['users', 'reset-mfa', '--email', 'Root@example.com'])
+  t.equal(reset.code, 0, reset.stderr)
+  t.match(reset.stdout, /^two-factor sign-in is off for root@example\.com \(id \w+\): every session has ended\n$/)
+  assertProblem(t, await ctx.app.inject({ method: 'POST', url: '/v1/auth/refresh', payload: { refreshToken } }), 401, 'ERR_REFRESH_TOKEN_REVOKED')
+  t.ok('accessToken' in (await login(ctx, 'root@example.com')).json<object>(), 'the password alone signs in again')
+
+  const again = await cli(config, ['users', 'reset-mfa', '--email', 'root@example.com'])
+  t.equal(again.code, 1)
+  t.match(again.stderr, /ERR_MFA_NOT_ENABLED/)
+  t.equal((await cli(config, ['users', 'reset-mfa', '--email', 'nobody@example.com'])).code, 1)
+  t.equal((await cli(config, ['users', 'reset-mfa'])).code, 2)
 })
 
 t.test('users disable revokes sessions and blocks login; enable restores it', async (t) => {

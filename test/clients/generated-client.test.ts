@@ -8,6 +8,8 @@ import openapiTS, { astToString, type OpenAPI3 } from 'openapi-typescript'
 import t from 'tap'
 import ts from 'typescript'
 import { parse } from 'yaml'
+import { requireService } from '../support/services'
+import { oathtool } from '../support/totp'
 import { createAdmin, PASSWORD, REPO_ROOT, startTessera } from './client-helper'
 import type { Checks, Exchange, FlowOptions } from './typescript-client/flow-types'
 
@@ -19,6 +21,7 @@ const PROGRAM_FILES = [path.join(EXAMPLE_DIR, 'client.ts'), path.join(PROGRAM_DI
 /** flow.ts, loaded at run time: a static import would make the root tsconfig need the generated types. */
 interface FlowModule {
   accountFlow: (t: Checks, options: FlowOptions) => Promise<void>
+  mfaFlow: (t: Checks, options: FlowOptions) => Promise<void>
   refreshSession: (t: Checks, options: FlowOptions) => Promise<RefreshSession>
   concurrentExpiry: RefreshStep
   restartWithStoredToken: RefreshStep
@@ -130,6 +133,12 @@ t.test('the program against real Tessera processes', async (t) => {
   const accountLog: Exchange[] = []
   await t.test('register, login, profile, password change, refresh, admin routes, logout-all, typed problems', (t) =>
     flow.accountFlow(t, { baseUrl: tessera.baseUrl, email: 'ada@example.com', adminEmail, adminPassword: PASSWORD, log: accountLog }))
+
+  await t.test('two-factor sign-in: login answers the MfaChallenge side of the union, verifyMfa the AuthResult', async (t) => {
+    if (!await requireService(t, 'oathtool')) return
+    const totp = (secret: string, steps = 0): string => oathtool(secret, Date.now() + steps * 30_000)
+    await flow.mfaFlow(t, { baseUrl: tessera.baseUrl, email: 'mfa@example.com', adminEmail, adminPassword: PASSWORD, log: accountLog, totp })
+  })
 
   const refreshLog: Exchange[] = []
   await t.test('refresh and retry with ACCESS_TOKEN_TTL=2s', async (t) => {

@@ -12,6 +12,7 @@ import { contentSecurityPolicy, createSpaHandler } from '../../examples/spa/serv
 import { PASSWORD, REPO_ROOT, sleep, startTessera } from './client-helper'
 import { NEW_PASSWORD } from '../support/passwords'
 import { CHROMIUM_PATH, requireService } from '../support/services'
+import { oathtool } from '../support/totp'
 
 // Headless, no GPU, and nothing that reaches the network on its own (updates, sync, QUIC probes).
 const CHROMIUM_FLAGS = [
@@ -373,6 +374,55 @@ t.test('the SPA in Chromium, on another origin than Tessera', async (t) => {
     t.equal(await message.textContent(), 'Logged out')
     const refused = await inPageCall(page, { url: `${tessera.baseUrl}/v1/auth/refresh`, method: 'POST', body: { refreshToken } })
     t.equal(refused.code, 'ERR_REFRESH_TOKEN_REVOKED', '"Log out" ended this session')
+  })
+
+  await t.test('two-factor sign-in: enrol from a QR code (and the secret as text), then log in with the password and a code', async (t) => {
+    if (!await requireService(t, 'oathtool')) return
+    await page.fill('#login-form [name=email]', email)
+    await page.fill('#login-form [name=password]', NEW_PASSWORD)
+    await page.click('#login-form button[type=submit]')
+    await page.waitForSelector('#screen-profile:visible')
+    t.equal(await page.textContent('#profile-amr'), 'password', 'a password-only session')
+    await page.click('#tab-mfa')
+    await page.waitForSelector('#screen-mfa[data-enabled="false"]')
+    t.equal(await page.textContent('#mfa-state'), 'Off.')
+
+    await page.fill('#mfa-enrol-form [name=password]', NEW_PASSWORD)
+    await page.click('#mfa-enrol-form button[type=submit]')
+    await page.waitForSelector('#mfa-setup:visible')
+    const secret = await page.textContent('#mfa-secret') ?? ''
+    t.match(secret, /^[A-Z2-7]{32}$/, 'the secret as text')
+    t.match(await page.getAttribute('#mfa-qr', 'src'), /^data:image\/png;base64,/, 'the QR code: an image drawn in the page')
+    await page.waitForFunction('document.querySelector("#mfa-qr").complete')
+    t.ok(await page.evaluate('document.querySelector("#mfa-qr").naturalWidth') as number >= 200, 'a QR code an app can scan (at least 200 px)')
+
+    const right = oathtool(secret, Date.now())
+    await page.fill('#mfa-confirm-form [name=code]', right === '000000' ? '000001' : '000000')
+    await page.click('#mfa-confirm-form button[type=submit]')
+    await page.waitForSelector('#message[data-kind="error"]')
+    t.match(await message.textContent(), /\(ERR_MFA_CODE_INVALID\)$/, 'a wrong code is refused')
+    await page.fill('#mfa-confirm-form [name=code]', oathtool(secret, Date.now()))
+    await page.click('#mfa-confirm-form button[type=submit]')
+    await page.waitForSelector('#mfa-recovery:visible')
+    t.equal(await page.locator('#mfa-recovery-codes li').count(), 10, 'ten recovery codes, shown once')
+    await page.waitForSelector('#screen-mfa[data-enabled="true"]')
+    t.notOk(JSON.stringify(await storage(page)).includes(secret), 'the secret is kept in no storage')
+
+    await page.click('#tab-logout')
+    await page.click('#logout')
+    await page.waitForSelector('#screen-login:visible')
+    await page.fill('#login-form [name=email]', email)
+    await page.fill('#login-form [name=password]', NEW_PASSWORD)
+    await page.click('#login-form button[type=submit]')
+    await page.waitForSelector('#screen-second-factor:visible')
+    t.equal(await page.textContent('#status'), 'Signed out', 'the password alone signs nobody in')
+    t.same((await storage(page)).session, {}, 'and stores no token')
+    // The confirming code used this step: the app's next code.
+    await page.fill('#mfa-login-form [name=code]', oathtool(secret, Date.now() + 30_000))
+    await page.click('#mfa-login-form button[type=submit]')
+    await page.waitForSelector('#screen-profile:visible')
+    await page.waitForSelector('#profile-amr:text("pwd + otp")')
+    t.pass('signed in with the password and the code; the access token carries amr pwd + otp')
   })
 
   await t.test('the same page from an origin not in CORS_ORIGINS: the browser blocks the calls, the page says why', async (t) => {

@@ -1,4 +1,5 @@
 // Every endpoint, success and failure, with trace logging under the production redaction: no secret reaches the log or a body.
+import { existsSync } from 'node:fs'
 import { connect, type AddressInfo } from 'node:net'
 import { Writable } from 'node:stream'
 import type { InjectOptions, LightMyRequestResponse } from 'fastify'
@@ -8,6 +9,8 @@ import { ManualClock } from '../../src/clock'
 import { createSqliteStore } from '../../src/store/sqlite-store'
 import type { UserStore } from '../../src/store/user-store'
 import { build, PASSWORD, registerAdmin, START, testConfig, type AuthResultBody } from '../support/app'
+import { inCi, OATHTOOL_PATH } from '../support/services'
+import { oathtool } from '../support/totp'
 
 const WRONG_PASSWORD = 'wrong-password-canary-91c4e2 horse'
 const NEW_PASSWORD = 'new-password-canary-5d7a13 staple'
@@ -141,6 +144,30 @@ t.test('with trace logging and the production redaction, no credential is logged
   expect(await call({ method: 'POST', url: '/v1/auth/login', payload: { email: 'bob@example.com', password: BOB_PASSWORD } }), 403, 'login disabled')
   expect(await call({ method: 'DELETE', url: `/v1/users/${bobId}`, headers: as(admin.accessToken) }), 204, 'user delete')
 
+  // Two-factor sign-in: enrol, sign in with a code and a recovery code, a used mfaToken; the secret, the codes and
+  // the mfaTokens are credentials too. Codes from oathtool when it is there (CI installs it).
+  const mfaSecrets: string[] = []
+  if (existsSync(OATHTOOL_PATH)) {
+    const carol = (await call({ method: 'POST', url: '/v1/auth/register', payload: { email: 'carol@example.com', password: BOB_PASSWORD } })).json<AuthResultBody>()
+    const enrol = await call({ method: 'POST', url: '/v1/me/mfa/totp', headers: as(carol.accessToken), payload: { password: BOB_PASSWORD } })
+    expect(enrol, 201, 'mfa enrol')
+    const { secret } = enrol.json<{ secret: string }>()
+    const confirm = await call({ method: 'POST', url: '/v1/me/mfa/totp/confirm', headers: as(carol.accessToken), payload: { code: oathtool(secret, clock.now()) } })
+    expect(confirm, 200, 'mfa confirm')
+    const { recoveryCodes } = confirm.json<{ recoveryCodes: string[] }>()
+    clock.advance(30_000)
+    const challenge = (await call({ method: 'POST', url: '/v1/auth/login', payload: { email: 'carol@example.com', password: BOB_PASSWORD } })).json<{ mfaToken: string }>()
+    const code = oathtool(secret, clock.now())
+    expect(await call({ method: 'POST', url: '/v1/auth/mfa/verify', payload: { mfaToken: challenge.mfaToken, code } }), 200, 'mfa verify')
+    expect(await call({ method: 'POST', url: '/v1/auth/mfa/verify', payload: { mfaToken: challenge.mfaToken, code } }), 401, 'mfa verify again')
+    const second = (await call({ method: 'POST', url: '/v1/auth/login', payload: { email: 'carol@example.com', password: BOB_PASSWORD } })).json<{ mfaToken: string }>()
+    expect(await call({ method: 'POST', url: '/v1/auth/mfa/verify', payload: { mfaToken: second.mfaToken, recoveryCode: recoveryCodes[0] } }), 200, 'mfa recovery code')
+    // Not the 6-digit code: any log line's digits (a timestamp) could hold it by chance.
+    mfaSecrets.push(secret, challenge.mfaToken, second.mfaToken, ...recoveryCodes)
+  } else if (inCi()) {
+    t.fail(`oathtool not found at ${OATHTOOL_PATH} (CI=true: a missing service fails the run)`)
+  }
+
   // Account deletion: wrong password, then the right one.
   expect(await call({ method: 'DELETE', url: '/v1/me', headers: as(fresh.accessToken), payload: { password: WRONG_PASSWORD } }), 403, 'delete wrong')
   expect(await call({ method: 'DELETE', url: '/v1/me', headers: as(fresh.accessToken), payload: { password: NEW_PASSWORD } }), 204, 'delete')
@@ -174,6 +201,7 @@ t.test('with trace logging and the production redaction, no credential is logged
       t.notOk(log.includes(token.split('.')[2]), `signature of token #${i}`)
     }
     for (const [i, value] of authorizations.entries()) t.notOk(log.includes(value.slice('Bearer '.length)), `Authorization value #${i}`)
+    for (const [i, value] of mfaSecrets.entries()) t.notOk(log.includes(value), `second-factor secret, code or mfaToken #${i}`)
     t.notOk(log.includes('$argon2'), 'argon2 hash')
     t.notOk(log.includes('rawPacket'), 'raw request bytes')
   })

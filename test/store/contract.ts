@@ -4,6 +4,7 @@ import { ManualClock } from '../../src/clock'
 import { ID_PATTERN } from '../../src/lib/ids'
 import { EmailTakenError, LastAdminError, StoreUnavailableError } from '../../src/store/user-store'
 import type { NewUser, UserRecord, UserStore } from '../../src/store/user-store'
+import { mfaContract } from './mfa-contract'
 import { newSession, SID_A, sessionContract } from './session-contract'
 
 export type MakeStore = (clock: ManualClock) => Promise<UserStore>
@@ -48,6 +49,7 @@ export function storeContract (t: Test, name: string, makeStore: MakeStore): voi
         passwordHash: newUser().passwordHash,
         tokenVersion: 0,
         emailVerified: false,
+        mfaEnabled: false,
         createdAt: new Date(START),
         updatedAt: new Date(START)
       })
@@ -202,6 +204,7 @@ export function storeContract (t: Test, name: string, makeStore: MakeStore): voi
     })
 
     sessionContract(t, setup)
+    mfaContract(t, setup)
     t.test('keepActiveAdmin: the last active admin cannot be demoted, disabled or deleted; anyone else can', async t => {
       const { store } = await setup(t)
       const ada = await store.create(newUser({ role: 'admin' }))

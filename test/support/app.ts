@@ -1,5 +1,5 @@
 // Builds the real app (same plugins, same validation as production) with test overrides and teardown.
-import { generateKeyPairSync } from 'node:crypto'
+import { generateKeyPairSync, randomBytes } from 'node:crypto'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import type { Test } from 'tap'
 import { buildApp, type AppDeps } from '../../src/app'
@@ -34,8 +34,11 @@ export function makeKey (signsFrom = 0): SigningKey {
   return asymmetricKey({ kid, alg: 'EdDSA', createdAt: signsFrom, signsFrom, retiredAt: null }, privateKey.export({ format: 'pem', type: 'pkcs8' }).toString())
 }
 
+/** A random MFA key per test process, so no test writes mfa.key into the working directory's data/keys. */
+export const TEST_MFA_KEY = randomBytes(32).toString('base64')
+
 export function testConfig (env: Record<string, string> = {}): Config {
-  return loadConfig({ DATABASE_URL: 'sqlite::memory:', LOG_LEVEL: 'silent', RATE_LIMIT: 'off', ...TEST_ARGON2, ...env })
+  return loadConfig({ DATABASE_URL: 'sqlite::memory:', LOG_LEVEL: 'silent', RATE_LIMIT: 'off', MFA_ENCRYPTION_KEY: TEST_MFA_KEY, ...TEST_ARGON2, ...env })
 }
 
 export interface BuildOptions {
@@ -66,7 +69,7 @@ export async function build (t: Test, options: BuildOptions = {}): Promise<TestC
 export { PASSWORD }
 
 export interface AuthResultBody {
-  user: { id: string, email: string, name: string | null, role: string, disabled: boolean, emailVerified: boolean, createdAt: string, updatedAt: string }
+  user: { id: string, email: string, name: string | null, role: string, disabled: boolean, emailVerified: boolean, mfaEnabled: boolean, createdAt: string, updatedAt: string }
   tokenType: 'Bearer' | 'DPoP'
   accessToken: string
   expiresIn: number

@@ -1,4 +1,4 @@
-// Outside services a test needs (Redis, Chromium): present, or the test is skipped and says why. In CI (CI=true) a
+// Outside services a test needs (Redis, Chromium, oathtool): present, or the test is skipped and says why. In CI (CI=true) a
 // missing service is a failure, never a skip: CI installs them all (.ci/run).
 import { existsSync } from 'node:fs'
 import net from 'node:net'
@@ -6,8 +6,9 @@ import type { Test } from 'tap'
 
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+export const OATHTOOL_PATH = process.env.OATHTOOL_PATH ?? '/usr/bin/oathtool'
 
-export type Service = 'redis' | 'chromium'
+export type Service = 'redis' | 'chromium' | 'oathtool'
 
 export const inCi = (): boolean => !['', '0', 'false'].includes(process.env.CI ?? '')
 
@@ -33,6 +34,7 @@ async function missing (service: Service): Promise<string | null> {
   switch (service) {
     case 'redis': return await redisAnswers() ? null : `Redis not reachable at ${new URL(REDIS_URL).host} (set TEST_REDIS_URL)`
     case 'chromium': return existsSync(CHROMIUM_PATH) ? null : `Chromium not found at ${CHROMIUM_PATH} (apt-get install chromium, or set CHROMIUM_PATH)`
+    case 'oathtool': return existsSync(OATHTOOL_PATH) ? null : `oathtool not found at ${OATHTOOL_PATH} (apt-get install oathtool, or set OATHTOOL_PATH)`
   }
 }
 

@@ -12,7 +12,8 @@ const OWN: Record<TokenKind, Record<string, unknown>> = {
   access: { role: 'user' },
   refresh: { ver: 0, auth_time: 0 },
   reset: { ver: 0, pwd: 'A'.repeat(22) },
-  verify: { email: 'alice@example.com' }
+  verify: { email: 'alice@example.com' },
+  mfa: { ver: 0, ctr: 0 }
 }
 
 const now = (ctx: TestContext): number => Math.floor(ctx.clock.now() / 1000)
@@ -102,7 +103,9 @@ t.test('every (kind, reason) is answered with that kind\'s problem: only "expire
     access: { invalid: 'ERR_TOKEN_INVALID', expired: 'ERR_TOKEN_EXPIRED', status: 401, challenge: true },
     refresh: { invalid: 'ERR_REFRESH_TOKEN_INVALID', expired: 'ERR_REFRESH_TOKEN_EXPIRED', status: 401, challenge: false },
     reset: { invalid: 'ERR_RESET_TOKEN_INVALID', expired: 'ERR_RESET_TOKEN_EXPIRED', status: 400, challenge: false },
-    verify: { invalid: 'ERR_VERIFY_TOKEN_INVALID', expired: 'ERR_VERIFY_TOKEN_EXPIRED', status: 400, challenge: false }
+    verify: { invalid: 'ERR_VERIFY_TOKEN_INVALID', expired: 'ERR_VERIFY_TOKEN_EXPIRED', status: 400, challenge: false },
+    // Expired or not, the user logs in again: one code.
+    mfa: { invalid: 'ERR_MFA_TOKEN_INVALID', expired: 'ERR_MFA_TOKEN_INVALID', status: 401, challenge: false }
   }
   for (const kind of TOKEN_KIND_NAMES) {
     for (const why of reasons) {

@@ -1,10 +1,14 @@
-// The SPA's screens: register, log in, profile (with the name form), password change, devices, log out.
-// Plain DOM: every text goes through textContent, never innerHTML, so nothing Tessera or a user sends becomes markup.
-import { NetworkError, ProblemError, Session, type Claims, type Device, type User } from './session'
+// The SPA's screens: register, log in (and its second step), profile (with the name form), password change, two-factor
+// sign-in, devices, log out. Plain DOM: every text goes through textContent, never innerHTML, so nothing Tessera or a
+// user sends becomes markup. The QR code is an image the qrcode library draws from the otpauth:// URI.
+import { toDataURL } from 'qrcode'
+import { NetworkError, ProblemError, Session, type Claims, type Device, type SecondFactor, type User } from './session'
 
-type Screen = 'register' | 'login' | 'profile' | 'password' | 'devices' | 'logout'
-const SIGNED_OUT: Screen[] = ['login', 'register']
-const SIGNED_IN: Screen[] = ['profile', 'password', 'devices', 'logout']
+type Screen = 'register' | 'login' | 'second-factor' | 'profile' | 'password' | 'mfa' | 'devices' | 'logout'
+const SIGNED_OUT: Screen[] = ['login', 'register', 'second-factor']
+const SIGNED_IN: Screen[] = ['profile', 'password', 'mfa', 'devices', 'logout']
+/** Reached by a step of a flow, not by a tab. */
+const TABLESS: Screen[] = ['second-factor']
 
 function element<T extends HTMLElement> (selector: string): T {
   const found = document.querySelector<T>(selector)
@@ -43,6 +47,8 @@ function sayError (err: unknown): void {
 
 let user: User | null = null
 let screen: Screen = 'login'
+/** The challenge of a login waiting for its second factor: in memory only, and dropped once used. */
+let pendingMfaToken: string | null = null
 
 const session = new Session(tesseraUrl, {
   onChange: (next) => {
@@ -58,14 +64,18 @@ function show (next: Screen): void {
   screen = next
   const allowed = user === null ? SIGNED_OUT : SIGNED_IN
   if (!allowed.includes(screen)) screen = allowed[0]
+  // The second step of login only while its challenge is waiting.
+  if (screen === 'second-factor' && pendingMfaToken === null) screen = 'login'
   for (const name of [...SIGNED_OUT, ...SIGNED_IN]) {
     element(`#screen-${name}`).hidden = name !== screen
+    if (TABLESS.includes(name)) continue
     const tab = element<HTMLButtonElement>(`#tab-${name}`)
     tab.hidden = !allowed.includes(name)
     tab.setAttribute('aria-current', String(name === screen))
   }
   if (screen === 'profile') void loadProfile()
   if (screen === 'devices') void loadDevices()
+  if (screen === 'mfa') void loadMfa()
 }
 
 function renderStatus (): void {
@@ -93,6 +103,8 @@ async function loadProfile (): Promise<void> {
     fill('#profile-id', me.id)
     fill('#profile-created', new Date(me.createdAt).toLocaleString('en-GB'))
     fill('#profile-token', `${claims.jti}, expires ${new Date(claims.exp * 1000).toLocaleTimeString('en-GB')}`)
+    // RFC 8176 amr: only sessions opened with a second factor carry it.
+    fill('#profile-amr', claims.amr === undefined ? 'password' : claims.amr.join(' + '))
     element<HTMLInputElement>('#name-form input[name="name"]').value = me.name ?? ''
     profileLoads++
     element('#profile-loaded').textContent = `Loaded at ${new Date().toLocaleTimeString('en-GB')}`
@@ -167,10 +179,95 @@ onSubmit('#register-form', async ({ email, password, name }) => {
 })
 
 onSubmit('#login-form', async ({ email, password }) => {
-  const signedIn = await session.login({ email, password })
-  log(`Signed in as ${signedIn.email}`)
-  say(`Signed in as ${signedIn.email}`)
+  const answer = await session.login({ email, password })
+  if ('mfaRequired' in answer) {
+    pendingMfaToken = answer.mfaToken
+    log('Password accepted: a second factor is required')
+    say('Enter the code your authenticator app shows, or a recovery code')
+    show('second-factor')
+    return
+  }
+  log(`Signed in as ${answer.email}`)
+  say(`Signed in as ${answer.email}`)
   show('profile')
+})
+
+/** The code field if filled, else the recovery-code field: one of the two factors. */
+const factorOf = ({ code, recoveryCode }: Record<string, string>): SecondFactor =>
+  (code ?? '').trim() !== '' ? { code: code.trim() } : { recoveryCode: recoveryCode ?? '' }
+
+onSubmit('#mfa-login-form', async (fields) => {
+  if (pendingMfaToken === null) {
+    show('login')
+    return
+  }
+  try {
+    const signedIn = await session.verifyMfa(pendingMfaToken, factorOf(fields))
+    pendingMfaToken = null
+    log(`Signed in as ${signedIn.email} with a second factor`)
+    say(`Signed in as ${signedIn.email}`)
+    show('profile')
+  } catch (err) {
+    // A dead challenge (expired, used, too many attempts) cannot be retried: back to the password.
+    if (err instanceof ProblemError && ['ERR_MFA_TOKEN_INVALID', 'ERR_RATE_LIMITED'].includes(err.problem.code)) {
+      pendingMfaToken = null
+      show('login')
+    }
+    throw err
+  }
+})
+
+element('#mfa-login-cancel').addEventListener('click', () => {
+  pendingMfaToken = null
+  say('')
+  show('login')
+})
+
+/** The two-factor screen: its state from GET /v1/me, the forms that apply to it. */
+async function loadMfa (): Promise<void> {
+  try {
+    const me = await session.request<User>('GET', '/v1/me')
+    element('#mfa-state').textContent = me.mfaEnabled ? 'On: signing in asks for a code from your authenticator app.' : 'Off.'
+    element('#screen-mfa').dataset.enabled = String(me.mfaEnabled)
+    element('#mfa-enrol-form').hidden = me.mfaEnabled
+    element('#mfa-disable-form').hidden = !me.mfaEnabled
+    if (me.mfaEnabled) element('#mfa-setup').hidden = true
+  } catch (err) {
+    sayError(err)
+  }
+}
+
+onSubmit('#mfa-enrol-form', async ({ password }) => {
+  const { secret, otpauthUri } = await session.enrolTotp(password)
+  // The URI holds the secret: it becomes an image here and goes nowhere else.
+  element<HTMLImageElement>('#mfa-qr').src = await toDataURL(otpauthUri, { errorCorrectionLevel: 'M', margin: 2, width: 220 })
+  element('#mfa-secret').textContent = secret
+  element('#mfa-setup').hidden = false
+  element('#mfa-recovery').hidden = true
+  log('Authenticator enrolment started: scan the QR code, then confirm with a code')
+  say('Scan the QR code with your authenticator app (or type the secret), then enter the code it shows')
+})
+
+onSubmit('#mfa-confirm-form', async ({ code }) => {
+  const codes = await session.confirmTotp(code.trim())
+  element('#mfa-recovery-codes').replaceChildren(...codes.map((c) => {
+    const item = document.createElement('li')
+    item.textContent = c
+    return item
+  }))
+  element('#mfa-setup').hidden = true
+  element('#mfa-recovery').hidden = false
+  log('Two-factor sign-in is on: every other session has ended')
+  say('Two-factor sign-in is on. Save the recovery codes now: they are shown only this once.')
+  await loadMfa()
+})
+
+onSubmit('#mfa-disable-form', async (fields) => {
+  await session.disableMfa(factorOf(fields))
+  element('#mfa-recovery').hidden = true
+  log('Two-factor sign-in is off')
+  say('Two-factor sign-in is off')
+  await loadMfa()
 })
 
 onSubmit('#name-form', async ({ name }) => {
@@ -200,7 +297,7 @@ element('#logout-others').addEventListener('click', () => {
     await loadDevices()
   }, sayError)
 })
-for (const name of [...SIGNED_OUT, ...SIGNED_IN]) {
+for (const name of [...SIGNED_OUT, ...SIGNED_IN].filter((n) => !TABLESS.includes(n))) {
   element(`#tab-${name}`).addEventListener('click', () => {
     say('')
     show(name)

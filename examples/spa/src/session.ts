@@ -9,6 +9,8 @@ export interface User {
   name: string | null
   role: 'user' | 'admin'
   disabled: boolean
+  /** Two-factor sign-in is on: login asks for a code after the password. */
+  mfaEnabled: boolean
   createdAt: string
   updatedAt: string
 }
@@ -23,6 +25,20 @@ export interface AuthResult {
   sessionId: string
 }
 
+/** Login's answer when the account has two-factor sign-in on: no tokens yet, a short-lived mfaToken for the second step. */
+export interface MfaChallenge {
+  mfaRequired: true
+  mfaToken: string
+  expiresIn: number
+  methods: Array<'totp' | 'recovery_code'>
+}
+
+/** A pending TOTP enrolment: the secret as text and the otpauth:// URI for the QR code. */
+export interface Enrolment { secret: string, otpauthUri: string }
+
+/** The second factor: the app's 6-digit code, or one of the recovery codes. */
+export type SecondFactor = { code: string } | { recoveryCode: string }
+
 /** One signed-in device of the user (GET /v1/me/sessions). */
 export interface Device {
   id: string
@@ -34,7 +50,7 @@ export interface Device {
   current: boolean
 }
 
-export interface Claims { sub: string, role: string, iat: number, exp: number, jti: string }
+export interface Claims { sub: string, role: string, iat: number, exp: number, jti: string, amr?: string[] }
 
 /** RFC 9457 problem details, as Tessera sends them. */
 export interface Problem {
@@ -105,8 +121,29 @@ export class Session {
     return this.start(await this.send<AuthResult>('POST', '/v1/auth/register', body, null))
   }
 
-  async login (body: { email: string, password: string }): Promise<User> {
-    return this.start(await this.send<AuthResult>('POST', '/v1/auth/login', body, null))
+  /** Signed in, or (two-factor sign-in on) the challenge to answer with verifyMfa; the mfaToken is kept in memory only. */
+  async login (body: { email: string, password: string }): Promise<User | MfaChallenge> {
+    const answer = await this.send<AuthResult | MfaChallenge>('POST', '/v1/auth/login', body, null)
+    return 'mfaRequired' in answer ? answer : this.start(answer)
+  }
+
+  /** The second step of login: the challenge's token and a code; the session starts here. */
+  async verifyMfa (mfaToken: string, factor: SecondFactor): Promise<User> {
+    return this.start(await this.send<AuthResult>('POST', '/v1/auth/mfa/verify', { mfaToken, ...factor }, null))
+  }
+
+  /** Start enrolling an authenticator app (the password again): a pending secret until confirmTotp. */
+  async enrolTotp (password: string): Promise<Enrolment> {
+    return await this.request<Enrolment>('POST', '/v1/me/mfa/totp', { password })
+  }
+
+  /** The app's first code turns two-factor sign-in on; the answer's recovery codes are shown once. */
+  async confirmTotp (code: string): Promise<string[]> {
+    return (await this.request<{ recoveryCodes: string[] }>('POST', '/v1/me/mfa/totp/confirm', { code })).recoveryCodes
+  }
+
+  async disableMfa (factor: SecondFactor): Promise<void> {
+    await this.request<undefined>('DELETE', '/v1/me/mfa', factor)
   }
 
   /** Tessera revokes every other session and answers with fresh tokens for this one. */

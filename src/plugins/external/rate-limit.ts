@@ -1,4 +1,5 @@
-// Abuse limits on register, login, refresh, the routes that send mail and those that check the current password: counters
+// Abuse limits on register, login, refresh, the routes that send mail, those that check the current password and those
+// that take a second-factor code: counters
 // from @fastify/rate-limit (memory, or Redis when REDIS_URL is set), answered as problem+json 429 with Retry-After and
 // IETF RateLimit headers.
 import { createHash } from 'node:crypto'
@@ -11,8 +12,11 @@ import { normalizeEmail } from '../../lib/email'
 import { Problems } from '../../lib/problem'
 import { createRedisClient } from '../../lib/redis'
 
-/** password-check: the routes that take the current password (change it, delete the account). */
-export type RateLimitScope = 'register' | 'login' | 'refresh' | 'mail' | 'password-check'
+/**
+ * password-check: the routes that take the current password (change it, delete the account). mfa: the routes that
+ * take a TOTP or recovery code (the second login step, and the /v1/me/mfa routes).
+ */
+export type RateLimitScope = 'register' | 'login' | 'refresh' | 'mail' | 'password-check' | 'mfa'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -94,6 +98,20 @@ const byMailAddress = (request: FastifyRequest): readonly string[] | null => {
 const byTokenSubject = (request: FastifyRequest): readonly string[] | null =>
   request.auth === null ? null : [request.auth.sub]
 
+/**
+ * The account a second factor is tried for: the verified mfaToken's subject (the second login step checks the token
+ * in preValidation, before the limits), else the access token's. Only someone who knew the password, or holds an
+ * access token, gets this far, so nobody else can use the account's quota up.
+ */
+const byMfaAccount = (request: FastifyRequest): readonly string[] | null => {
+  const sub = request.mfaClaims?.sub ?? request.auth?.sub
+  return sub === undefined ? null : [sub]
+}
+
+/** Per mfaToken (its jti): one password check buys only this many code guesses, whatever the account quota. */
+const byMfaToken = (request: FastifyRequest): readonly string[] | null =>
+  request.mfaClaims === null || request.mfaClaims === undefined ? null : [request.mfaClaims.jti]
+
 function limitsFor (rules: Config['rateLimits']): Record<RateLimitScope, Limit[]> {
   return {
     register: [{ name: 'register-ip', rule: rules.registerIp, subject: byIp }],
@@ -109,6 +127,12 @@ function limitsFor (rules: Config['rateLimits']): Record<RateLimitScope, Limit[]
     'password-check': [
       { name: 'password-check-ip', rule: rules.passwordCheckIp, subject: byIp },
       { name: 'password-check-account', rule: rules.passwordCheckAccount, subject: byTokenSubject }
+    ],
+    // Per address with login's rule: codes are tried right after logins, and by as many people.
+    mfa: [
+      { name: 'mfa-ip', rule: rules.loginIp, subject: byIp },
+      { name: 'mfa-account', rule: rules.mfaAccount, subject: byMfaAccount },
+      { name: 'mfa-token', rule: rules.mfaToken, subject: byMfaToken }
     ]
   }
 }

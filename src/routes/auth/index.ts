@@ -9,6 +9,7 @@ import {
 } from '../../schemas/responses'
 import type { AccountService, SignedIn } from '../../services/account-service'
 import type { SessionService } from '../../services/session-service'
+import { LoginResultSchema } from '../../schemas/mfa'
 import { signInClient } from '../sign-in-client'
 
 export interface AuthRoutesOptions { accounts: AccountService, sessions: SessionService }
@@ -19,7 +20,7 @@ const ENDED_SESSION_TOKENS = 'Refresh tokens of an ended session are refused at 
   'read to check one; with REVOCATION_MODE=hybrid they are refused at once on this instance, and on the others at once with ' +
   'REDIS_URL or within REVOCATION_CACHE_TTL without it.'
 
-const authResult = ({ user, tokens }: SignedIn) => ({ user: toUser(user), ...tokens })
+export const authResult = ({ user, tokens }: SignedIn) => ({ user: toUser(user), ...tokens })
 
 const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, { accounts, sessions }) => {
   app.post('/register', {
@@ -58,12 +59,14 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, { a
       operationId: 'login',
       tags: ['auth'],
       summary: 'Log in with email and password',
+      description: 'For an account with two-factor sign-in on, the right password answers 200 MfaChallenge (`mfaRequired: true`, ' +
+        'an `mfaToken` and the `methods` accepted) instead of tokens: send the token with a code to POST /v1/auth/mfa/verify.',
       security: noSecurity(),
       body: LoginBodySchema,
       response: {
         ...bodyProblems,
         ...counted({
-          200: tokenResponse(AuthResultSchema, 'Tokens for a new session'),
+          200: tokenResponse(LoginResultSchema, 'Tokens for a new session (AuthResult), or the second-factor challenge (MfaChallenge)'),
           ...tokenRequestBadRequest('Invalid body (problem `errors` lists each field), or DPoP proof refused', [ExampleProblems.invalidBody, ExampleProblems.malformedJson]),
           401: problemResponse('Unknown email or wrong password (same answer for both)', [Problems.invalidCredentials()]),
           403: problemResponse('Account disabled, or email not verified with REQUIRE_VERIFIED_EMAIL (only said after the right password)', [
@@ -76,8 +79,8 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, { a
     }
   }, async (request, reply) => {
     const { deviceName, ...input } = request.body
-    const signedIn = await accounts.login(input, signInClient(request, deviceName))
-    return reply.header('cache-control', 'no-store').send(authResult(signedIn))
+    const result = await accounts.login(input, signInClient(request, deviceName))
+    return reply.header('cache-control', 'no-store').send('mfaRequired' in result ? result : authResult(result))
   })
 
   app.post('/refresh', {
@@ -176,8 +179,8 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, { a
       response: { 200: jsonResponse(WhoamiSchema, 'Claims of the presented token'), ...bearerProblems }
     }
   }, async (request) => {
-    const { sub, role, iat, exp, jti } = request.auth!
-    return { sub, role, iat, exp, jti }
+    const { sub, role, iat, exp, jti, amr } = request.auth!
+    return { sub, role, iat, exp, jti, ...(amr !== undefined ? { amr } : {}) }
   })
 }
 

@@ -10,20 +10,23 @@ import {
 } from '../../schemas/responses'
 import { toUser } from '../../schemas/user'
 import type { AccountService } from '../../services/account-service'
+import type { MfaService } from '../../services/mfa-service'
 import type { SessionService } from '../../services/session-service'
 import { noStore } from '../no-store'
 import { signInClient } from '../sign-in-client'
+import meMfaRoutes from './mfa'
 import meSessionsRoutes from './sessions'
 
-export interface MeRoutesOptions { accounts: AccountService, sessions: SessionService }
+export interface MeRoutesOptions { accounts: AccountService, sessions: SessionService, mfa: MfaService }
 
 const wrongPassword = { 403: problemResponse('The password given is not the current one (ERR_WRONG_PASSWORD)', [Problems.wrongPassword()]) }
 const userRef = Type.Ref('User')
 
-const meRoutes: FastifyPluginAsyncTypebox<MeRoutesOptions> = async (app, { accounts, sessions }) => {
+const meRoutes: FastifyPluginAsyncTypebox<MeRoutesOptions> = async (app, { accounts, sessions, mfa }) => {
   app.addHook('onRequest', app.authenticate)
   app.addHook('onSend', noStore)
   await app.register(meSessionsRoutes, { sessions })
+  await app.register(meMfaRoutes, { mfa })
 
   app.get('/', {
     schema: {
@@ -66,8 +69,10 @@ const meRoutes: FastifyPluginAsyncTypebox<MeRoutesOptions> = async (app, { accou
       })
     }
   }, async (request) => {
-    const { sub, sid } = request.auth!
-    const { user, tokens } = await accounts.changePassword(sub, request.body, { ...(sid !== undefined ? { sid } : {}), client: signInClient(request) })
+    const { sub, sid, amr } = request.auth!
+    const { user, tokens } = await accounts.changePassword(sub, request.body, {
+      ...(sid !== undefined ? { sid } : {}), ...(amr !== undefined ? { amr } : {}), client: signInClient(request)
+    })
     return { user: toUser(user), ...tokens }
   })
 

@@ -10,6 +10,7 @@ import { toUser } from '../../schemas/user'
 import { AdminPatchBodySchema, LIST_LIMIT_DEFAULT, ListUsersQuerySchema, UserIdParamsSchema, UserListSchema } from '../../schemas/users'
 import { invalidCursor, type AdminService } from '../../services/admin-service'
 import { noStore } from '../no-store'
+import userMfaRoutes from './mfa'
 import userSessionsRoutes from './sessions'
 
 export interface UsersRoutesOptions { admin: AdminService }
@@ -29,6 +30,7 @@ const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async (app, {
   app.addHook('onRequest', async (request) => { await admin.actingAdmin(request.auth!.sub) })
   app.addHook('onSend', noStore)
   await app.register(userSessionsRoutes, { admin })
+  await app.register(userMfaRoutes, { admin })
 
   app.get('/', {
     schema: {

@@ -34,4 +34,6 @@ export interface FlowOptions {
   adminPassword: string
   /** Filled by the flow: every exchange, in order. */
   log: Exchange[]
+  /** The code an authenticator app shows for `secret`, `steps` 30-second steps from now (oathtool, in the test). */
+  totp?: (secret: string, steps?: number) => string
 }

@@ -2,7 +2,8 @@
 // Tessera. The test type-checks this file against types freshly generated from openapi.yaml, then runs it.
 // Not part of the root tsconfig: its types exist only once openapi-typescript has run (see the test).
 import {
-  createTesseraClient, isInvalidTokenChallenge, type Problem, type ProblemCode, type TesseraClient, type Tokens
+  createTesseraClient, isInvalidTokenChallenge, isMfaChallenge, type AuthResult, type MfaChallenge, type Problem, type ProblemCode,
+  type TesseraClient, type Tokens
 } from '../../../examples/typescript-client/client'
 import type { Checks, Exchange, FlowOptions } from './flow-types'
 
@@ -31,6 +32,16 @@ function expectData<T> (t: Checks, answer: { data?: T, error?: Problem }, what: 
   }
   t.pass(what)
   return answer.data
+}
+
+/** A login that signed in (no second factor asked for): narrows the union of login's answer to AuthResult. */
+function expectSignedIn (t: Checks, answer: { data?: AuthResult | MfaChallenge, error?: Problem }, what: string): AuthResult {
+  const data = expectData(t, answer, what)
+  if (isMfaChallenge(data)) {
+    t.fail(`${what}: a second factor was asked for`)
+    throw new Error(`${what} failed`)
+  }
+  return data
 }
 
 function expectProblem (t: Checks, answer: { error?: Problem }, status: number, code: ProblemCode, what: string): Problem | undefined {
@@ -136,7 +147,7 @@ export async function accountFlow (t: Checks, options: FlowOptions): Promise<voi
 async function devicesFlow (t: Checks, { baseUrl, email, log }: FlowOptions, client: TesseraClient): Promise<void> {
   const tabletEnded: Problem[] = []
   const tablet = createTesseraClient({ baseUrl, fetch: recordingFetch(log), onSessionEnded: (p) => tabletEnded.push(p) })
-  const tabletSession = expectData(t, await tablet.login({ email, password: NEW_PASSWORD, deviceName: 'Tablet' }), 'login on a tablet')
+  const tabletSession = expectSignedIn(t, await tablet.login({ email, password: NEW_PASSWORD, deviceName: 'Tablet' }), 'login on a tablet')
   const phone = createTesseraClient({ baseUrl, fetch: recordingFetch(log) })
   expectData(t, await phone.login({ email, password: NEW_PASSWORD, deviceName: 'Phone' }), 'login on a phone')
 
@@ -175,7 +186,7 @@ interface AdminFlowOptions extends FlowOptions {
 /** An administrator created with the CLI pages through users, reads one, disables and re-enables it, deletes another. */
 async function adminFlow (t: Checks, { baseUrl, email, adminEmail, adminPassword, log, userId, client, ended }: AdminFlowOptions): Promise<void> {
   const admin = createTesseraClient({ baseUrl, fetch: recordingFetch(log) })
-  const session = expectData(t, await admin.login({ email: adminEmail, password: adminPassword }), 'admin login')
+  const session = expectSignedIn(t, await admin.login({ email: adminEmail, password: adminPassword }), 'admin login')
   t.equal(session.user.role, 'admin', 'the CLI-created account is an admin')
 
   const first = expectData(t, await admin.api.GET('/v1/users', { params: { query: { limit: 1 } } }), 'GET /v1/users?limit=1')
@@ -310,4 +321,43 @@ export async function dpopFlow (t: Checks, { baseUrl, email, log }: FlowOptions)
   const stolen = createTesseraClient({ baseUrl, refreshToken: copied.refreshToken })
   t.equal(await stolen.refresh(), false, 'the copied refresh token without the key: refused')
   expectData(t, await client.api.GET('/v1/me'), 'and the client that holds the key goes on')
+}
+
+/**
+ * Two-factor sign-in through the generated types: enrol with codes from an outside authenticator, then log in, where
+ * login's answer is the MfaChallenge side of the union, and finish with verifyMfa; a used code and token are refused.
+ */
+export async function mfaFlow (t: Checks, options: FlowOptions): Promise<void> {
+  const { baseUrl, email, log, totp } = options
+  if (totp === undefined) throw new Error('mfaFlow needs options.totp')
+  const client = createTesseraClient({ baseUrl, fetch: recordingFetch(log) })
+  expectData(t, await client.register({ email, password: PASSWORD }), 'register')
+  const { secret, otpauthUri } = expectData(t, await client.api.POST('/v1/me/mfa/totp', { body: { password: PASSWORD } }), 'enrol')
+  t.ok(otpauthUri.startsWith('otpauth://totp/'), 'an otpauth URI for the QR code')
+  const { recoveryCodes } = expectData(t, await client.api.POST('/v1/me/mfa/totp/confirm', { body: { code: totp(secret) } }), 'confirm')
+  t.equal(recoveryCodes.length, 10, 'ten recovery codes')
+  const me = expectData(t, await client.api.GET('/v1/me'), 'GET /v1/me')
+  t.equal(me.mfaEnabled, true, 'mfaEnabled')
+
+  const device = createTesseraClient({ baseUrl, fetch: recordingFetch(log) })
+  const answer = expectData(t, await device.login({ email, password: PASSWORD }), 'login')
+  if (!isMfaChallenge(answer)) {
+    t.fail('login: tokens without a second factor')
+    return
+  }
+  t.same(answer.methods, ['totp', 'recovery_code'], 'the challenge names the methods')
+  t.equal(device.tokens(), null, 'a challenge is no session: the client keeps no tokens')
+  // The confirming code used this step: the app's next one.
+  const code = totp(secret, 1)
+  const signedIn = expectData(t, await device.verifyMfa({ mfaToken: answer.mfaToken, code }), 'verifyMfa')
+  t.equal(signedIn.user.mfaEnabled, true, 'verifyMfa: an AuthResult')
+  t.ok(device.tokens() !== null, 'verifyMfa: the client keeps the tokens')
+  const whoami = expectData(t, await device.api.GET('/v1/auth/whoami'), 'whoami')
+  t.same(whoami.amr, ['pwd', 'otp'], 'amr after a second factor')
+  expectProblem(t, await device.verifyMfa({ mfaToken: answer.mfaToken, code }), 401, 'ERR_MFA_TOKEN_INVALID', 'the same mfaToken again')
+
+  const again = expectData(t, await device.login({ email, password: PASSWORD }), 'login again')
+  if (!isMfaChallenge(again)) return
+  expectProblem(t, await device.verifyMfa({ mfaToken: again.mfaToken, code }), 401, 'ERR_MFA_CODE_INVALID', 'the same code again')
+  expectData(t, await device.verifyMfa({ mfaToken: again.mfaToken, recoveryCode: recoveryCodes[0] }), 'a recovery code')
 }

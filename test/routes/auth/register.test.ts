@@ -3,7 +3,7 @@ import t from 'tap'
 import { assertProblem, build, PASSWORD, type AuthResultBody } from '../../support/app'
 
 const URL = '/v1/auth/register'
-const USER_KEYS = ['createdAt', 'disabled', 'email', 'emailVerified', 'id', 'name', 'role', 'updatedAt']
+const USER_KEYS = ['createdAt', 'disabled', 'email', 'emailVerified', 'id', 'mfaEnabled', 'name', 'role', 'updatedAt']
 
 t.test('201 with an AuthResult; the user has no hash field at all; tokens are not cached', async (t) => {
   const ctx = await build(t)

@@ -98,7 +98,7 @@ t.test('PUT /v1/me/password', async (t) => {
     t.equal(res.headers['cache-control'], 'no-store')
     const body = res.json<AuthResultBody>()
     t.match(body, { tokenType: 'Bearer', expiresIn: 900, refreshExpiresIn: 30 * 24 * 3600, user: { id: reg.user.id } })
-    t.same(Object.keys(body.user).sort(), ['createdAt', 'disabled', 'email', 'emailVerified', 'id', 'name', 'role', 'updatedAt'])
+    t.same(Object.keys(body.user).sort(), ['createdAt', 'disabled', 'email', 'emailVerified', 'id', 'mfaEnabled', 'name', 'role', 'updatedAt'])
 
     t.equal((await ctx.app.inject({ url: '/v1/me', headers: bearer(body.accessToken) })).statusCode, 200, 'new access token works')
     assertProblem(t, await login(ctx.app, PASSWORD), 401, 'ERR_INVALID_CREDENTIALS')

@@ -72,7 +72,7 @@ t.test('keyset pagination: admin + 7 users, limit 3 → 3/3/2 in creation order'
   const created = pages.flatMap((p) => p.items.map((u) => u.createdAt))
   t.same(created, [...created].sort(), 'createdAt ascending')
   for (const u of pages.flatMap((p) => p.items)) {
-    t.same(Object.keys(u).sort(), ['createdAt', 'disabled', 'email', 'emailVerified', 'id', 'name', 'role', 'updatedAt'], 'no hash or token version')
+    t.same(Object.keys(u).sort(), ['createdAt', 'disabled', 'email', 'emailVerified', 'id', 'mfaEnabled', 'name', 'role', 'updatedAt'], 'no hash or token version')
   }
 })
 
