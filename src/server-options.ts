@@ -2,6 +2,7 @@
 import type { Server } from 'node:http'
 import type { FastifyHttpOptions, FastifyServerOptions } from 'fastify'
 import type { Config } from './config'
+import { requestIdOf } from './lib/request-id'
 import { clientErrorHandler, frameworkErrorHandler } from './plugins/problems'
 
 /** The realm of every Bearer challenge (RFC 6750 §3). */
@@ -93,6 +94,10 @@ export function serverOptions (config: Config, overrides: ServerOverrides = {}):
     frameworkErrors: frameworkErrorHandler(REALM),
     bodyLimit: BODY_LIMIT,
     trustProxy: config.trustProxy,
+    // Fastify's requestIdHeader would take any value as it comes; requestIdOf keeps only a well-formed one.
+    // The id is on every log line of the request (reqId), in X-Request-Id and in every problem body.
+    requestIdHeader: false,
+    genReqId: requestIdOf,
     routerOptions: { maxParamLength: 128 }
   }
 }

@@ -14,8 +14,8 @@ async function cors (app: FastifyInstance, { origins }: CorsOptions): Promise<vo
     methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
     // Bearer tokens only, never cookies: no credentials mode.
     allowedHeaders: ['Authorization', 'Content-Type'],
-    // What a script must read to handle a refusal: the Bearer challenge and the limits' headers.
-    exposedHeaders: ['WWW-Authenticate', 'Retry-After', 'RateLimit', 'RateLimit-Policy'],
+    // What a script must read to handle a refusal: the Bearer challenge, the limits' headers, and the request id to report.
+    exposedHeaders: ['WWW-Authenticate', 'Retry-After', 'RateLimit', 'RateLimit-Policy', 'X-Request-Id'],
     maxAge: 600
   })
 }
