@@ -3,11 +3,14 @@ import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/typ
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Config } from './config'
 import { wellFormedInput } from './lib/well-formed-input'
+import { noMetrics, type Metrics } from './metrics/metrics'
+import { PrometheusMetrics } from './metrics/prometheus-metrics'
 import authPlugin from './plugins/auth'
 import cors from './plugins/external/cors'
 import openApi from './plugins/external/openapi'
 import rateLimit from './plugins/external/rate-limit'
 import securityHeaders from './plugins/external/security-headers'
+import metricsPlugin from './plugins/metrics'
 import problemsPlugin from './plugins/problems'
 import authRoutes from './routes/auth'
 import meRoutes from './routes/me'
@@ -34,14 +37,17 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   app.removeContentTypeParser('text/plain')
   for (const schema of [ProblemSchema, UserSchema, AuthResultSchema, SessionSchema, AcceptedSchema]) app.addSchema(schema)
 
-  const services = await createServices(config, { ...deps, log: app.log })
+  // METRICS_PORT unset: noMetrics, and no hook that only feeds metrics is installed (nothing is collected).
+  const metrics: Metrics = deps.metrics ?? (config.metrics.port !== undefined ? new PrometheusMetrics() : noMetrics)
+  const services = await createServices(config, { ...deps, metrics, log: app.log })
   app.addHook('onClose', async () => { await services.close() })
   const { clock, keys, revocations, accounts, admin, recovery, sessions } = services
 
+  await app.register(metricsPlugin, { metrics })
   await app.register(problemsPlugin, { realm: REALM })
   await app.register(securityHeaders)
   await app.register(cors, { origins: config.corsOrigins })
-  if (config.rateLimit) await app.register(rateLimit, { rules: config.rateLimits, redisUrl: config.redisUrl })
+  if (config.rateLimit) await app.register(rateLimit, { rules: config.rateLimits, redisUrl: config.redisUrl, metrics })
   await app.register(openApi, { host: config.host, port: config.port })
 
   await app.register(authPlugin, {
@@ -55,10 +61,11 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     resetTtl: config.jwt.resetTtl,
     verifyTtl: config.jwt.verifyTtl,
     clockTolerance: config.jwt.clockTolerance,
-    verifyCacheSize: config.jwt.verifyCacheSize
+    verifyCacheSize: config.jwt.verifyCacheSize,
+    metrics
   })
 
-  await app.register(authRoutes, { prefix: '/v1/auth', accounts, sessions })
+  await app.register(authRoutes, { prefix: '/v1/auth', accounts, sessions, metrics })
   await app.register(recoveryRoutes, { prefix: '/v1/auth', accounts, recovery })
   await app.register(meRoutes, { prefix: '/v1/me', accounts, sessions })
   await app.register(usersRoutes, { prefix: '/v1/users', admin })

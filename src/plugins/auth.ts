@@ -4,10 +4,12 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Clock } from '../clock'
 import type { KeyRing } from '../keys/key-ring'
-import { Problems } from '../lib/problem'
+import { ProblemError, Problems } from '../lib/problem'
+import type { Metrics, TokenCheckResult } from '../metrics/metrics'
 import type { Role } from '../store/user-store'
 import { isSessionClaims, type AccessClaims } from '../tokens/claims'
 import { TOKEN_KIND_NAMES, type TokenKind } from '../tokens/token-kinds'
+import { TokenError } from '../tokens/token-error'
 import { keyFetcher, signatureOptions, TokenVerifier, type SignedToken, type VerifierSettings } from '../tokens/verifier'
 import { extractBearer } from './auth-header'
 
@@ -18,6 +20,22 @@ export interface AuthOptions extends Omit<VerifierSettings, 'cacheSize'> {
   verifyCacheSize: number
   /** REVOCATION_MODE=hybrid only; absent, the hook is the stateless one and nothing else runs. */
   revocation?: RevocationCheck
+  /** Token checks and cache lookups are counted only when enabled; otherwise the hook is exactly the uncounted one. */
+  metrics?: Metrics
+}
+
+/** The tessera_token_checks_total label of a refused access token. */
+function refusal (err: unknown): TokenCheckResult {
+  if (err instanceof TokenError) return err.reason === 'expired' ? 'expired' : 'invalid'
+  if (!(err instanceof ProblemError)) return 'error'
+  switch (err.code) {
+    case 'ERR_AUTH_REQUIRED': return 'missing'
+    case 'ERR_AUTH_MALFORMED': return 'malformed'
+    case 'ERR_TOKEN_EXPIRED': return 'expired'
+    case 'ERR_TOKEN_REVOKED': return 'revoked'
+    case 'ERR_TOKEN_INVALID': return 'invalid'
+    default: return 'error'
+  }
 }
 
 /** Answers whether a verified access token was revoked (src/revocation/revocations.ts); synchronous on a cache hit. */
@@ -56,7 +74,9 @@ async function authPlugin (app: FastifyInstance, opts: AuthOptions): Promise<voi
   // With a key callback, fast-jwt's verifier answers with a promise (its types say otherwise).
   const checkSignature = async (kind: TokenKind, token: string): Promise<SignedToken> =>
     await (app.jwt[kind].verify<SignedToken>(token) as unknown as Promise<SignedToken>)
-  const tokens = new TokenVerifier(checkSignature, opts.keyRing, opts.clock, settings)
+  const metrics = opts.metrics?.enabled === true ? opts.metrics : undefined
+  const tokens = new TokenVerifier(checkSignature, opts.keyRing, opts.clock, settings,
+    metrics === undefined ? undefined : (kind, hit) => { metrics.verifyCache(kind, hit) })
   app.decorate('tokens', tokens)
   app.decorateRequest('auth', null)
 
@@ -65,7 +85,7 @@ async function authPlugin (app: FastifyInstance, opts: AuthOptions): Promise<voi
   }
   // Chosen once here, so stateless mode runs exactly the hook above and pays nothing for hybrid mode.
   const revocation = opts.revocation
-  app.decorate('authenticate', revocation === undefined ? authenticate : async (request: FastifyRequest): Promise<void> => {
+  const check = revocation === undefined ? authenticate : async (request: FastifyRequest): Promise<void> => {
     await authenticate(request)
     const claims = request.auth
     // A token from before hybrid mode carries no session to check: refused, and the client's refresh starts one.
@@ -79,6 +99,16 @@ async function authPlugin (app: FastifyInstance, opts: AuthOptions): Promise<voi
       request.auth = null
       throw Problems.revokedToken()
     }
+  }
+  // Counted only with metrics on: an increment on either path, nothing at all without them.
+  app.decorate('authenticate', metrics === undefined ? check : async (request: FastifyRequest): Promise<void> => {
+    try {
+      await check(request)
+    } catch (err) {
+      metrics.tokenCheck(refusal(err))
+      throw err
+    }
+    metrics.tokenCheck('valid')
   })
 
   app.decorate('requireRole', (role: Role) => async (request: FastifyRequest) => {

@@ -8,6 +8,8 @@ import { createMailer, type Mailer } from '../mail/mailer'
 import { Outbox } from '../mail/outbox'
 import type { RevocationBus } from '../revocation/revocation-bus'
 import { createRevocations, type Revocations } from '../revocation/revocations'
+import { countingStoreErrors } from '../metrics/counting-store'
+import { noMetrics, type Metrics } from '../metrics/metrics'
 import { createStore } from '../store/create-store'
 import type { UserStore } from '../store/user-store'
 import { LinkTokenIssuer } from '../tokens/link-tokens'
@@ -35,6 +37,8 @@ export interface ServiceOverrides {
   mailer?: Mailer
   /** Hybrid mode's channel between instances; default Redis from REDIS_URL (or none without it). */
   revocationBus?: RevocationBus
+  /** What is counted; default noMetrics (nothing). buildApp passes Prometheus metrics when METRICS_PORT is set. */
+  metrics?: Metrics
 }
 
 export interface Services {
@@ -62,11 +66,14 @@ export async function createServices (config: Config, deps: ServiceOverrides & {
     for (const closer of [...closers].reverse()) await closer()
   }
   try {
-    const store = deps.store ?? createStore(config.databaseUrl, clock, log)
-    closers.push(() => store.close())
+    const metrics = deps.metrics ?? noMetrics
+    const ownStore = deps.store ?? createStore(config.databaseUrl, clock, log)
+    closers.push(() => ownStore.close())
+    const store = metrics.enabled ? countingStoreErrors(ownStore, metrics) : ownStore
     await store.migrate()
 
     const hasher = deps.hasher ?? new PasswordHasher(config.password.argon2)
+    if (metrics.enabled) hasher.timeWith((operation, seconds) => { metrics.passwordHash(operation, seconds) })
     // After an ARGON2_* change, accounts keep their old hashes until they next log in: a failed login pays for
     // every parameter set stored, or an unknown email would cost more (or less) than a dormant account.
     hasher.learnParameters(await store.passwordHashParameters())
@@ -93,6 +100,7 @@ export async function createServices (config: Config, deps: ServiceOverrides & {
       maxPerUser: config.sessions.maxPerUser,
       tokenLifetime: longestTokenLifetime(config.jwt),
       log,
+      metrics,
       ...(revocations !== undefined ? { revocations } : {})
     })
     const recovery = new RecoveryService({

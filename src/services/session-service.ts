@@ -4,6 +4,7 @@ import { clientAddress } from '../lib/client-network'
 import { deviceLabel } from '../lib/device-label'
 import { newSessionId } from '../lib/ids'
 import { Errors } from '../errors'
+import type { Metrics } from '../metrics/metrics'
 import type { Revocations } from '../revocation/revocations'
 import type { SessionEndReason, SessionRecord, UserRecord, UserStore } from '../store/user-store'
 import type { Clock } from '../clock'
@@ -48,6 +49,8 @@ export interface SessionServiceDeps {
   /** REVOCATION_MODE=hybrid: ended sessions' access tokens are refused within seconds. */
   revocations?: Revocations
   log: Log
+  /** tessera_sessions_ended_total; default nothing. */
+  metrics?: Pick<Metrics, 'sessionsEnded'>
 }
 
 /** Ended and expired rows are purged at a sign-in or refresh, at most this often per instance. */
@@ -164,13 +167,13 @@ export class SessionService {
    * disabling, a role change): the version already refuses their tokens in hybrid mode, so only the rows change.
    */
   async endAfterVersionBump (userId: string, reason: SessionEndReason, options: { except?: string } = {}): Promise<void> {
-    await this.deps.store.endUserSessions(userId, reason, options)
+    this.deps.metrics?.sessionsEnded(reason, await this.deps.store.endUserSessions(userId, reason, options))
   }
 
   /** End every other session of the user; in hybrid mode each one's access tokens are refused at once. */
   async endAllBut (userId: string, reason: SessionEndReason, except: string): Promise<void> {
     const others = this.deps.revocations === undefined ? [] : await this.deps.store.listActiveSessions(userId)
-    await this.deps.store.endUserSessions(userId, reason, { except })
+    this.deps.metrics?.sessionsEnded(reason, await this.deps.store.endUserSessions(userId, reason, { except }))
     for (const session of others) if (session.id !== except) this.deps.revocations?.sessionEnded(session.id)
   }
 
@@ -200,7 +203,10 @@ export class SessionService {
   /** End one session of the user; in hybrid mode its access tokens are refused at once. False when there was none to end. */
   private async endOne (userId: string, sid: string, reason: SessionEndReason): Promise<boolean> {
     const ended = await this.deps.store.endSession(sid, reason, { userId })
-    if (ended) this.deps.revocations?.sessionEnded(sid)
+    if (ended) {
+      this.deps.revocations?.sessionEnded(sid)
+      this.deps.metrics?.sessionsEnded(reason, 1)
+    }
     return ended
   }
 

@@ -86,17 +86,21 @@ export class TokenVerifier {
     private readonly checkSignature: CheckSignature,
     ring: () => KeyRing,
     private readonly clock: Clock,
-    private readonly settings: VerifierSettings
+    private readonly settings: VerifierSettings,
+    /** Hears each verified-token cache lookup (metrics); absent, nothing is counted. */
+    countCacheLookup?: (kind: TokenKind, hit: boolean) => void
   ) {
-    const kind = (row: TokenKindRow): Kind => ({
+    const kind = (name: TokenKind, row: TokenKindRow): Kind => ({
       row,
-      cache: row.cached ? new VerifiedTokens(settings.cacheSize, ring) : null
+      cache: row.cached
+        ? new VerifiedTokens(settings.cacheSize, ring, countCacheLookup === undefined ? undefined : (hit) => { countCacheLookup(name, hit) })
+        : null
     })
     this.kinds = {
-      access: kind(TOKEN_KINDS.access),
-      refresh: kind(TOKEN_KINDS.refresh),
-      reset: kind(TOKEN_KINDS.reset),
-      verify: kind(TOKEN_KINDS.verify)
+      access: kind('access', TOKEN_KINDS.access),
+      refresh: kind('refresh', TOKEN_KINDS.refresh),
+      reset: kind('reset', TOKEN_KINDS.reset),
+      verify: kind('verify', TOKEN_KINDS.verify)
     }
   }
 

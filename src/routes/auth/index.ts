@@ -1,6 +1,8 @@
 // /v1/auth: register, login, refresh (rotating, with reuse detection), logout (this session, the others, all) and whoami.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Problems } from '../../lib/problem'
+import type { Metrics } from '../../metrics/metrics'
+import { counted as countedAs, loginResult, refreshResult } from '../../metrics/outcomes'
 import { toUser } from '../../schemas/user'
 import { AuthResultSchema, LoginBodySchema, RefreshBodySchema, RegisterBodySchema, WhoamiSchema } from '../../schemas/auth'
 import {
@@ -11,7 +13,7 @@ import type { AccountService, SignedIn } from '../../services/account-service'
 import type { SessionService } from '../../services/session-service'
 import { signInClient } from '../sign-in-client'
 
-export interface AuthRoutesOptions { accounts: AccountService, sessions: SessionService }
+export interface AuthRoutesOptions { accounts: AccountService, sessions: SessionService, metrics: Metrics }
 
 /** Where the logout routes say what ending a session does to the tokens already out. */
 const ENDED_SESSION_TOKENS = 'Refresh tokens of an ended session are refused at once (ERR_REFRESH_TOKEN_REVOKED). Its access tokens: in the ' +
@@ -21,7 +23,9 @@ const ENDED_SESSION_TOKENS = 'Refresh tokens of an ended session are refused at 
 
 const authResult = ({ user, tokens }: SignedIn) => ({ user: toUser(user), tokenType: 'Bearer' as const, ...tokens })
 
-const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, { accounts, sessions }) => {
+const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, { accounts, sessions, metrics }) => {
+  const countLogin = (result: Parameters<Metrics['login']>[0]): void => { metrics.login(result) }
+  const countRefresh = (result: Parameters<Metrics['refresh']>[0]): void => { metrics.refresh(result) }
   app.post('/register', {
     config: { rateLimitScope: 'register' },
     schema: {
@@ -73,7 +77,7 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, { a
     }
   }, async (request, reply) => {
     const { deviceName, ...input } = request.body
-    const signedIn = await accounts.login(input, signInClient(request, deviceName))
+    const signedIn = await countedAs(countLogin, loginResult, accounts.login(input, signInClient(request, deviceName)))
     return reply.header('cache-control', 'no-store').send(authResult(signedIn))
   })
 
@@ -108,8 +112,8 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, { a
       }
     }
   }, async (request, reply) => {
-    const claims = await app.tokens.verify('refresh', request.body.refreshToken)
-    const signedIn = await accounts.refresh(claims, signInClient(request))
+    const signedIn = await countedAs(countRefresh, refreshResult,
+      app.tokens.verify('refresh', request.body.refreshToken).then(async (claims) => await accounts.refresh(claims, signInClient(request))))
     return reply.header('cache-control', 'no-store').send(authResult(signedIn))
   })
 
