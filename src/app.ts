@@ -20,6 +20,7 @@ import usersRoutes from './routes/users'
 import { AuthResultSchema } from './schemas/auth'
 import { ProblemSchema } from './schemas/problem'
 import { AcceptedSchema } from './schemas/recovery'
+import { SecurityEventSchema } from './schemas/security-events'
 import { SessionSchema } from './schemas/sessions'
 import { UserSchema } from './schemas/user'
 import { REALM, serverOptions, type ServerOverrides } from './server-options'
@@ -35,13 +36,13 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   app.setValidatorCompiler(wellFormedInput(TypeBoxValidatorCompiler))
   // JSON only: text/plain would otherwise be accepted by Fastify's default parsers.
   app.removeContentTypeParser('text/plain')
-  for (const schema of [ProblemSchema, UserSchema, AuthResultSchema, SessionSchema, AcceptedSchema]) app.addSchema(schema)
+  for (const schema of [ProblemSchema, UserSchema, AuthResultSchema, SessionSchema, SecurityEventSchema, AcceptedSchema]) app.addSchema(schema)
 
   // METRICS_PORT unset: noMetrics, and no hook that only feeds metrics is installed (nothing is collected).
   const metrics: Metrics = deps.metrics ?? (config.metrics.port !== undefined ? new PrometheusMetrics() : noMetrics)
   const services = await createServices(config, { ...deps, metrics, log: app.log })
   app.addHook('onClose', async () => { await services.close() })
-  const { clock, keys, revocations, accounts, admin, recovery, sessions } = services
+  const { clock, keys, revocations, accounts, admin, recovery, sessions, events } = services
 
   await app.register(metricsPlugin, { metrics })
   await app.register(problemsPlugin, { realm: REALM })
@@ -67,7 +68,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
 
   await app.register(authRoutes, { prefix: '/v1/auth', accounts, sessions, metrics })
   await app.register(recoveryRoutes, { prefix: '/v1/auth', accounts, recovery })
-  await app.register(meRoutes, { prefix: '/v1/me', accounts, sessions })
+  await app.register(meRoutes, { prefix: '/v1/me', accounts, sessions, events })
   await app.register(usersRoutes, { prefix: '/v1/users', admin })
   await app.register(metaRoutes, { keys, ping: () => services.store.ping(), jwksMaxAge: config.jwt.jwksMaxAge })
 

@@ -3,9 +3,10 @@ import type { Scenario } from '../lib/scenario'
 import { coldStart } from './cold-start'
 import { loginStorm } from './login-storm'
 import { memory } from './memory'
+import { metrics } from './metrics'
 import { peers } from './peers'
 import { revocation } from './revocation'
 import { tokenSize } from './token-size'
 import { verification } from './verification'
 
-export const SCENARIOS: Scenario[] = [verification, peers, memory, loginStorm, tokenSize, coldStart, revocation]
+export const SCENARIOS: Scenario[] = [verification, peers, memory, loginStorm, tokenSize, coldStart, revocation, metrics]

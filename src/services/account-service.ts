@@ -8,6 +8,7 @@ import type { Revocations } from '../revocation/revocations'
 import { EmailTakenError, type UserRecord, type UserStore } from '../store/user-store'
 import type { RefreshClaims } from '../tokens/claims'
 import { acceptablePassword, requireEmail } from './account-rules'
+import type { SecurityEvents } from './security-events'
 import type { SessionService, SignedIn, SignInClient } from './session-service'
 
 export interface AccountServiceDeps {
@@ -24,6 +25,8 @@ export interface AccountServiceDeps {
   revocations?: Revocations
   /** Mails the verification link to a newly registered address (RecoveryService). */
   verification: { sendVerification (user: Pick<UserRecord, 'id' | 'email'>): void }
+  /** Sign-ins, failed logins of existing accounts, password changes and logout-all are recorded here; default nowhere. */
+  events?: SecurityEvents
 }
 
 export type { SignedIn } from './session-service'
@@ -58,7 +61,9 @@ export class AccountService {
       throw err
     }
     this.deps.verification.sendVerification(user)
-    return await this.deps.sessions.start(user, nowSeconds(this.deps.clock), client)
+    const signedIn = await this.deps.sessions.start(user, nowSeconds(this.deps.clock), client)
+    await this.deps.events?.record(user.id, 'account_created', { client, sessionId: signedIn.tokens.sessionId })
+    return signedIn
   }
 
   /**
@@ -72,16 +77,29 @@ export class AccountService {
     const user = email === null ? null : await this.deps.store.findByEmail(email)
     const usable = codePoints(password) <= PASSWORD_MAX_LENGTH && password.isWellFormed()
     const verified = await this.deps.hasher.verifyLogin(usable ? user?.passwordHash ?? null : null, password)
-    if (user === null || !verified) throw Errors.invalidCredentials()
+    if (user === null) throw Errors.invalidCredentials()
+    // Recorded for existing accounts only: an unknown address has no owner to show it to.
+    if (!verified) {
+      await this.deps.events?.record(user.id, 'login_failed', { client, detail: 'wrong_password' })
+      throw Errors.invalidCredentials()
+    }
     // Only after the right password: telling a stranger an account is disabled would enumerate it.
-    if (user.disabled) throw Errors.accountDisabled()
-    if (this.deps.requireVerifiedEmail === true && !user.emailVerified) throw Errors.emailNotVerified()
+    if (user.disabled) {
+      await this.deps.events?.record(user.id, 'login_failed', { client, detail: 'account_disabled' })
+      throw Errors.accountDisabled()
+    }
+    if (this.deps.requireVerifiedEmail === true && !user.emailVerified) {
+      await this.deps.events?.record(user.id, 'login_failed', { client, detail: 'email_not_verified' })
+      throw Errors.emailNotVerified()
+    }
     let current = user
     if (this.deps.hasher.needsRehash(user.passwordHash)) {
       const passwordHash = await this.deps.hasher.hash(password)
       current = await this.deps.store.update(user.id, { passwordHash }) ?? user
     }
-    return await this.deps.sessions.start(current, nowSeconds(this.deps.clock), client)
+    const signedIn = await this.deps.sessions.start(current, nowSeconds(this.deps.clock), client)
+    await this.deps.events?.record(user.id, 'login_succeeded', { client, sessionId: signedIn.tokens.sessionId })
+    return signedIn
   }
 
   /** Rotate a verified refresh token: checked against the user's current token version, then its session's counter. */
@@ -96,8 +114,9 @@ export class AccountService {
     return await this.deps.sessions.refresh(user, claims, client)
   }
 
-  async logoutAll (userId: string): Promise<void> {
+  async logoutAll (userId: string, caller: { sid?: string, client?: SignInClient } = {}): Promise<void> {
     if (!await this.deps.sessions.endAll(userId, 'logout_all')) throw Errors.invalidToken('The account no longer exists')
+    await this.deps.events?.record(userId, 'session_ended', { ...(caller.client !== undefined ? { client: caller.client } : {}), sessionId: caller.sid ?? null, detail: 'logout_all' })
   }
 
   /** The signed-in user's account. */
@@ -134,7 +153,9 @@ export class AccountService {
     this.publishRevocation(updated.id, updated.tokenVersion)
     await this.deps.sessions.endAfterVersionBump(updated.id, 'password_changed', caller.sid === undefined ? {} : { except: caller.sid })
     // The caller's tokens of the old version are refused; its session continues with new ones.
-    return await this.deps.sessions.continueOrStart(updated, caller.sid, caller.client ?? {})
+    const signedIn = await this.deps.sessions.continueOrStart(updated, caller.sid, caller.client ?? {})
+    await this.deps.events?.record(updated.id, 'password_changed', { client: caller.client ?? {}, sessionId: signedIn.tokens.sessionId, detail: 'other sessions ended' })
+    return signedIn
   }
 
   async deleteSelf (userId: string, password: string): Promise<void> {

@@ -17,6 +17,7 @@ import { longestTokenLifetime, TokenIssuer, tokenSettings } from '../tokens/toke
 import { AccountService } from './account-service'
 import { AdminService } from './admin-service'
 import { RecoveryService } from './recovery-service'
+import { SecurityEvents } from './security-events'
 import { SessionService } from './session-service'
 
 /** What every part logs through (a pino logger fits). */
@@ -51,6 +52,7 @@ export interface Services {
   admin: AdminService
   recovery: RecoveryService
   sessions: SessionService
+  events: SecurityEvents
   /** Mail in flight gets a moment to go out and revocations in flight reach the bus; then everything is closed. */
   close (): Promise<void>
 }
@@ -91,6 +93,7 @@ export async function createServices (config: Config, deps: ServiceOverrides & {
     const links = new LinkTokenIssuer(() => keys.ring(), {
       issuer: config.jwt.issuer, resetTtl: config.jwt.resetTtl, verifyTtl: config.jwt.verifyTtl
     }, clock)
+    const events = new SecurityEvents({ store, clock, retention: config.securityEventsRetention, log })
     const sessions = new SessionService({
       store,
       issuer: new TokenIssuer(() => keys.ring(), tokenSettings(config.jwt, revocations !== undefined), clock),
@@ -101,10 +104,11 @@ export async function createServices (config: Config, deps: ServiceOverrides & {
       tokenLifetime: longestTokenLifetime(config.jwt),
       log,
       metrics,
+      events,
       ...(revocations !== undefined ? { revocations } : {})
     })
     const recovery = new RecoveryService({
-      store, hasher, links, outbox, publicUrl: config.mail.publicUrl, passwordMinLength: config.password.minLength, revocations, sessions
+      store, hasher, links, outbox, publicUrl: config.mail.publicUrl, passwordMinLength: config.password.minLength, revocations, sessions, events
     })
     const accounts = new AccountService({
       store,
@@ -115,10 +119,11 @@ export async function createServices (config: Config, deps: ServiceOverrides & {
       sessionMaxAge: config.jwt.sessionMaxAge,
       requireVerifiedEmail: config.requireVerifiedEmail,
       revocations,
-      verification: recovery
+      verification: recovery,
+      events
     })
-    const admin = new AdminService({ store, hasher, passwordMinLength: config.password.minLength, revocations, sessions })
-    return { clock, store, keys, revocations, accounts, admin, recovery, sessions, close }
+    const admin = new AdminService({ store, hasher, passwordMinLength: config.password.minLength, revocations, sessions, events })
+    return { clock, store, keys, revocations, accounts, admin, recovery, sessions, events, close }
   } catch (err) {
     await close()
     throw err

@@ -8,6 +8,7 @@ import { listMigrations, type Migration } from './migrations'
 import type { Clock } from '../clock'
 import { EmailTakenError, LastAdminError, StoreUnavailableError, losesActiveAdmin } from './user-store'
 import type { Role, UserPatch, UserRecord, UserStore } from './user-store'
+import { securityEventMethods } from './postgres-security-events'
 import { sessionMethods } from './postgres-sessions'
 
 const MIGRATIONS_DIR = path.join(__dirname, 'migrations', 'postgres')
@@ -270,6 +271,8 @@ export function createPostgresStore (options: PostgresStoreOptions): UserStore {
     }),
 
     ...sessionMethods(pool, now, run),
+
+    ...securityEventMethods(pool, now, run),
 
     // substring() with a group returns the group: the `$`-delimited segment that starts with m=.
     passwordHashParameters: () => run(async () => (await pool.query<{ parameters: string }>(`

@@ -1,6 +1,8 @@
 // The storage contract every user store (SQLite, PostgreSQL) implements and the contract tests check.
+import type { SecurityEventStore } from './security-event-store'
 import type { SessionStore } from './session-store'
 
+export type { NewSecurityEvent, SecurityEventRecord, SecurityEventStore, SecurityEventType } from './security-event-store'
 export type { NewSession, RevocationState, RotateResult, SessionEndReason, SessionRecord, SessionStore } from './session-store'
 
 export type Role = 'user' | 'admin'
@@ -90,7 +92,7 @@ export class StoreUnavailableError extends Error {
   constructor (options?: { cause?: unknown }) { super('the user store is unavailable', options) }
 }
 
-export interface UserStore extends SessionStore {
+export interface UserStore extends SessionStore, SecurityEventStore {
   readonly kind: 'sqlite' | 'postgres'
   /** Apply pending versioned migrations. Idempotent. */
   migrate (): Promise<void>

@@ -4,6 +4,7 @@ import { ManualClock } from '../../src/clock'
 import { ID_PATTERN } from '../../src/lib/ids'
 import { EmailTakenError, LastAdminError, StoreUnavailableError } from '../../src/store/user-store'
 import type { NewUser, UserRecord, UserStore } from '../../src/store/user-store'
+import { securityEventContract } from './security-event-contract'
 import { newSession, SID_A, sessionContract } from './session-contract'
 
 export type MakeStore = (clock: ManualClock) => Promise<UserStore>
@@ -202,6 +203,7 @@ export function storeContract (t: Test, name: string, makeStore: MakeStore): voi
     })
 
     sessionContract(t, setup)
+    securityEventContract(t, setup)
     t.test('keepActiveAdmin: the last active admin cannot be demoted, disabled or deleted; anyone else can', async t => {
       const { store } = await setup(t)
       const ada = await store.create(newUser({ role: 'admin' }))

@@ -128,7 +128,7 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, { a
       response: { 204: noContent('Every session of the user has ended'), ...bearerProblems, ...unavailable }
     }
   }, async (request, reply) => {
-    await accounts.logoutAll(request.auth!.sub)
+    await accounts.logoutAll(request.auth!.sub, { ...(request.auth!.sid !== undefined ? { sid: request.auth!.sid } : {}), client: signInClient(request) })
     return reply.code(204).send()
   })
 
@@ -143,7 +143,7 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, { a
       response: { 204: noContent('This session has ended'), ...bearerProblems, ...unavailable }
     }
   }, async (request, reply) => {
-    await sessions.logout(request.auth!)
+    await sessions.logout(request.auth!, signInClient(request))
     return reply.code(204).send()
   })
 
@@ -158,7 +158,7 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, { a
       response: { 204: noContent('Every other session of the user has ended'), ...bearerProblems, ...unavailable }
     }
   }, async (request, reply) => {
-    await sessions.logoutOthers(request.auth!)
+    await sessions.logoutOthers(request.auth!, signInClient(request))
     return reply.code(204).send()
   })
 
