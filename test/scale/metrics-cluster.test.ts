@@ -48,7 +48,11 @@ t.test('one scrape of the primary shows the whole cluster', async (t) => {
   })
   t.teardown(() => {
     for (const { pid } of lines(server, LISTENING)) {
-      try { process.kill(pid, 'SIGKILL') } catch {}
+      try {
+        process.kill(pid, 'SIGKILL')
+      } catch {
+        // Already gone.
+      }
     }
   })
   t.ok(await until(() => lines(server, LISTENING).length >= 2, 15_000), 'both workers listen')
