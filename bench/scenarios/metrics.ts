@@ -55,9 +55,19 @@ async function run (ctx: BenchContext): Promise<ScenarioOutcome> {
     const rounds: Round[] = []
     const roundCount = ctx.smoke ? 1 : ROUNDS
     for (let r = 0; r < roundCount; r++) {
-      // Alternating, one process loaded at a time: the ratio of one round cancels most of the machine's drift.
-      const offLoad = await measured(off, { baseUrl: off.baseUrl, connections: params.connections, label: `off #${r + 1}`, requests: bearerGets(WHOAMI_PATH, tokens), durationS: params.phaseS })
-      const onLoad = await measured(on, { baseUrl: on.baseUrl, connections: params.connections, label: `on #${r + 1}`, requests: bearerGets(WHOAMI_PATH, tokens), durationS: params.phaseS })
+      // Alternating, one process loaded at a time: the ratio of one round cancels most of the machine's drift. Which goes
+      // first alternates too, so a penalty of the second load of a round (seen on a busy machine) hits both alike.
+      const load = async (server: RunningServer, name: string): Promise<Measured> =>
+        await measured(server, { baseUrl: server.baseUrl, connections: params.connections, label: `${name} #${r + 1}`, requests: bearerGets(WHOAMI_PATH, tokens), durationS: params.phaseS })
+      let offLoad: Measured
+      let onLoad: Measured
+      if (r % 2 === 0) {
+        offLoad = await load(off, 'off')
+        onLoad = await load(on, 'on')
+      } else {
+        onLoad = await load(on, 'on')
+        offLoad = await load(off, 'off')
+      }
       rounds.push({ off: offLoad, on: onLoad, ratio: onLoad.rps / offLoad.rps, cpuRatio: onLoad.cpuUsPerRequest / offLoad.cpuUsPerRequest })
       ctx.log(`  round ${r + 1}: off ${fmtInt(offLoad.rps)} req/s ${fmt(offLoad.cpuUsPerRequest, 1)} µs CPU/req, ` +
         `on ${fmtInt(onLoad.rps)} req/s ${fmt(onLoad.cpuUsPerRequest, 1)} µs CPU/req; on ÷ off ${fmt(onLoad.rps / offLoad.rps)} (req/s), ` +
@@ -139,7 +149,8 @@ export const metrics: Scenario = {
     '`METRICS_PORT` (no metrics object, no hook: nothing collected), one with it (every request observed in the',
     'duration histogram, every token check and verified-token cache lookup counted, Node\'s runtime metrics collected).',
     'The bench signs 2,000 access tokens; after a warm-up of each, autocannon (20 connections) sends',
-    '`GET /v1/auth/whoami` with the tokens in rotation to one process, then the other, 8 s each, per round. The figure',
+    '`GET /v1/auth/whoami` with the tokens in rotation to one process, then the other (off first in odd rounds, on first in',
+    'even ones), 8 s each, five rounds. The figure',
     'is on ÷ off req/s of the same round, median over rounds; a scrape of the "on" process afterwards must show the',
     'token checks counted. Beside req/s, each load reads the server\'s CPU time (/proc/<pid>/stat) before and after:',
     'CPU per answered request is much less sensitive than req/s to other processes on a shared machine.'
