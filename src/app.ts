@@ -3,11 +3,14 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Config } from './config'
 import { createRedisClient } from './lib/redis'
+import { noMetrics, type Metrics } from './metrics/metrics'
+import { PrometheusMetrics } from './metrics/prometheus-metrics'
 import authPlugin from './plugins/auth'
 import cors from './plugins/external/cors'
 import openApi from './plugins/external/openapi'
 import rateLimit from './plugins/external/rate-limit'
 import securityHeaders from './plugins/external/security-headers'
+import metricsPlugin from './plugins/metrics'
 import problemsPlugin from './plugins/problems'
 import authRoutes from './routes/auth'
 import mfaVerifyRoutes from './routes/auth/mfa'
@@ -19,6 +22,7 @@ import { AuthResultSchema } from './schemas/auth'
 import { MfaChallengeSchema } from './schemas/mfa'
 import { ProblemSchema } from './schemas/problem'
 import { AcceptedSchema } from './schemas/recovery'
+import { SecurityEventSchema } from './schemas/security-events'
 import { SessionSchema } from './schemas/sessions'
 import { UserSchema } from './schemas/user'
 import { REALM, serverOptions, type ServerOverrides } from './server-options'
@@ -32,16 +36,19 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   const app = Fastify(serverOptions(config, deps)).withTypeProvider<TypeBoxTypeProvider>()
   // JSON only: text/plain would otherwise be accepted by Fastify's default parsers.
   app.removeContentTypeParser('text/plain')
-  for (const schema of [ProblemSchema, UserSchema, AuthResultSchema, MfaChallengeSchema, SessionSchema, AcceptedSchema]) app.addSchema(schema)
+  for (const schema of [ProblemSchema, UserSchema, AuthResultSchema, MfaChallengeSchema, SessionSchema, SecurityEventSchema, AcceptedSchema]) app.addSchema(schema)
 
-  const services = await createServices(config, { ...deps, log: app.log })
+  // METRICS_PORT unset: noMetrics, and no hook that only feeds metrics is installed (nothing is collected).
+  const metrics: Metrics = deps.metrics ?? (config.metrics.port !== undefined ? new PrometheusMetrics() : noMetrics)
+  const services = await createServices(config, { ...deps, metrics, log: app.log })
   app.addHook('onClose', async () => { await services.close() })
-  const { clock, keys, revocations, accounts, admin, recovery, sessions, mfa } = services
+  const { clock, keys, revocations, accounts, admin, recovery, sessions, mfa, events } = services
 
+  await app.register(metricsPlugin, { metrics })
   await app.register(problemsPlugin, { realm: REALM })
   await app.register(securityHeaders)
   await app.register(cors, { origins: config.corsOrigins })
-  if (config.rateLimit) await app.register(rateLimit, { rules: config.rateLimits, redisUrl: config.redisUrl })
+  if (config.rateLimit) await app.register(rateLimit, { rules: config.rateLimits, redisUrl: config.redisUrl, metrics })
   await app.register(openApi, { host: config.host, port: config.port })
 
   await app.register(authPlugin, {
@@ -64,13 +71,14 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     verifyTtl: config.jwt.verifyTtl,
     mfaTtl: config.jwt.mfaTtl,
     clockTolerance: config.jwt.clockTolerance,
-    verifyCacheSize: config.jwt.verifyCacheSize
+    verifyCacheSize: config.jwt.verifyCacheSize,
+    metrics
   })
 
-  await app.register(authRoutes, { prefix: '/v1/auth', accounts, sessions })
+  await app.register(authRoutes, { prefix: '/v1/auth', accounts, sessions, metrics })
   await app.register(recoveryRoutes, { prefix: '/v1/auth', accounts, recovery })
   await app.register(mfaVerifyRoutes, { prefix: '/v1/auth', mfa })
-  await app.register(meRoutes, { prefix: '/v1/me', accounts, sessions, mfa })
+  await app.register(meRoutes, { prefix: '/v1/me', accounts, sessions, mfa, events })
   await app.register(usersRoutes, { prefix: '/v1/users', admin })
   await app.register(metaRoutes, { keys, ping: () => services.store.ping(), jwksMaxAge: config.jwt.jwksMaxAge })
 

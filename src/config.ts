@@ -61,6 +61,10 @@ export const ConfigSchema = Type.Object({
   TRUST_PROXY: Type.String({ default: 'false' }),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
   WEB_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 64, default: 1 }),
+  // A string: empty (as in `METRICS_PORT=`) means off, like unset.
+  METRICS_PORT: Type.Optional(Type.String({ pattern: '^\\s*(\\d{1,5})?\\s*$' })),
+  METRICS_HOST: Type.String({ default: '127.0.0.1', minLength: 1 }),
+  SECURITY_EVENTS_RETENTION: Duration('90d', 'how long security events are kept'),
   SMTP_URL: Type.Optional(Type.String({ pattern: '^smtps?://' })),
   MAIL_FROM: Type.String({ default: 'Tessera <no-reply@localhost>', minLength: 3 }),
   PUBLIC_URL: Type.String({ default: 'http://127.0.0.1:3000', pattern: '^https?://' }),
@@ -141,6 +145,10 @@ export interface Config {
   trustProxy: false | string
   logLevel: string
   webConcurrency: number
+  /** Prometheus metrics on a listener of their own; port undefined: off, nothing is collected. */
+  metrics: { port: number | undefined, host: string }
+  /** Seconds a security event is kept (SECURITY_EVENTS_RETENTION). */
+  securityEventsRetention: number
 }
 
 export interface RateRule { max: number, window: number }
@@ -261,6 +269,13 @@ export function configFromRaw (raw: RawConfig): Config {
   if (mfaTokenTtl < 30 || mfaTokenTtl > MAX_MFA_TOKEN_TTL) problems.push(`MFA_TOKEN_TTL: must be between 30 s and 15m, got ${mfaTokenTtl} s`)
   // The value is a secret: never echoed.
   if (encryptionKey === null) problems.push(`MFA_ENCRYPTION_KEY: must be ${MFA_KEY_BYTES} random bytes in base64, e.g. from: openssl rand -base64 32`)
+  const securityEventsRetention = duration(raw, 'SECURITY_EVENTS_RETENTION')
+  const metricsPort = raw.METRICS_PORT === undefined || raw.METRICS_PORT.trim() === '' ? undefined : Number(raw.METRICS_PORT)
+  if (metricsPort !== undefined && metricsPort > 65535) problems.push(`METRICS_PORT: 0-65535, got ${metricsPort}`)
+  if (metricsPort !== undefined && metricsPort !== 0 && metricsPort === raw.PORT) {
+    problems.push(`METRICS_PORT: must differ from PORT (${raw.PORT}): metrics are never served on the API's listener`)
+  }
+  if (securityEventsRetention < 86_400) problems.push(`SECURITY_EVENTS_RETENTION: at least 1d, got ${securityEventsRetention} s`)
   if (clockTolerance > MAX_CLOCK_TOLERANCE) problems.push(`CLOCK_TOLERANCE: at most 5m (300 s) is allowed, got ${clockTolerance} s`)
   if (accessTtl < 1) problems.push('ACCESS_TOKEN_TTL: must be at least 1 s')
   if (refreshTtl < 1) problems.push('REFRESH_TOKEN_TTL: must be at least 1 s')
@@ -350,7 +365,9 @@ export function configFromRaw (raw: RawConfig): Config {
     corsOrigins: raw.CORS_ORIGINS.split(',').map((o) => o.trim()).filter((o) => o !== ''),
     trustProxy,
     logLevel: raw.LOG_LEVEL,
-    webConcurrency: raw.WEB_CONCURRENCY
+    webConcurrency: raw.WEB_CONCURRENCY,
+    metrics: { port: metricsPort, host: raw.METRICS_HOST },
+    securityEventsRetention
   }
 }
 

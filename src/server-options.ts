@@ -3,6 +3,7 @@ import type { Server } from 'node:http'
 import type { FastifyHttpOptions, FastifyServerOptions } from 'fastify'
 import type { Config } from './config'
 import { schemaController } from './lib/compile-on-first-use'
+import { requestIdOf } from './lib/request-id'
 import { clientErrorHandler, frameworkErrorHandler } from './plugins/problems'
 
 /** The realm of every Bearer challenge (RFC 6750 §3). */
@@ -96,6 +97,10 @@ export function serverOptions (config: Config, overrides: ServerOverrides = {}):
     frameworkErrors: frameworkErrorHandler(REALM),
     bodyLimit: BODY_LIMIT,
     trustProxy: config.trustProxy,
+    // Fastify's requestIdHeader would take any value as it comes; requestIdOf keeps only a well-formed one.
+    // The id is on every log line of the request (reqId), in X-Request-Id and in every problem body.
+    requestIdHeader: false,
+    genReqId: requestIdOf,
     routerOptions: { maxParamLength: 128 },
     // Bodies: TypeBox, strict (no coercion: ["pw"] is not a string), after the well-formed Unicode check of every
     // string; query and params are converted. Compiled per route on first use (src/lib/compile-on-first-use.ts).

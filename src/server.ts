@@ -3,6 +3,7 @@ import cluster from 'node:cluster'
 import closeWithGrace from 'close-with-grace'
 import { buildApp } from './app'
 import { ConfigError, loadConfig, type Config } from './config'
+import { clusterCollector, serveProcessMetrics, startMetricsServer } from './metrics/metrics-server'
 
 /** How long a dying worker's replacement waits, so a crash loop cannot spin the CPU. */
 const RESTART_DELAY_MS = 1000
@@ -21,6 +22,8 @@ function readConfig (): Config {
 
 async function serve (config: Config): Promise<void> {
   const app = await buildApp(config)
+  // METRICS_PORT: a listener of its own (or, in a worker, the primary's scrape answered over IPC).
+  const metricsServer = await serveProcessMetrics(app.metrics, config.metrics, app.log)
   // A worker often gets the stop signal twice: from the primary, and directly (Ctrl-C signals the process
   // group, systemd the whole unit). close-with-grace takes a second signal as "exit 1 now", dropping the
   // requests in flight, so a worker handles SIGTERM and SIGINT itself and acts on the first only.
@@ -30,6 +33,7 @@ async function serve (config: Config): Promise<void> {
     if (err !== undefined) app.log.error({ err }, 'shutting down after an error')
     else app.log.info({ signal: signal ?? workerSignal }, 'shutting down: draining in-flight requests')
     await app.close()
+    await metricsServer?.close()
   })
   for (const name of workerSignals) {
     process.on(name, () => {
@@ -42,10 +46,19 @@ async function serve (config: Config): Promise<void> {
 }
 
 /** The primary only supervises: workers share the port, a dead one is replaced, SIGTERM stops all. */
-function supervise (workers: number): void {
+function supervise (workers: number, metrics: Config['metrics']): void {
   let stopping = false
   const log = (msg: string): void => { process.stdout.write(JSON.stringify({ level: 30, time: Date.now(), pid: process.pid, msg }) + '\n') }
   for (let i = 0; i < workers; i++) cluster.fork()
+  // One scrape of the primary sums every worker's metrics.
+  if (metrics.port !== undefined) {
+    const port = metrics.port
+    startMetricsServer({ host: metrics.host, port, ...clusterCollector(), log: { info: (_obj, msg) => { log(msg) }, warn: (_obj, msg) => { log(msg) } } })
+      .catch((err: unknown) => {
+        process.stderr.write(`tessera: metrics listener failed on port ${port}: ${err instanceof Error ? err.message : String(err)}\n`)
+        process.exit(1)
+      })
+  }
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) {
       if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0)
@@ -68,7 +81,7 @@ function supervise (workers: number): void {
 
 const config = readConfig()
 if (config.webConcurrency > 1 && cluster.isPrimary) {
-  supervise(config.webConcurrency)
+  supervise(config.webConcurrency, config.metrics)
 } else {
   serve(config).catch((err: unknown) => {
     process.stderr.write(`tessera: failed to start: ${err instanceof Error ? err.message : String(err)}\n`)

@@ -75,7 +75,7 @@ function documentedValues (): Array<[string, string]> {
 }
 
 // Settings without a default: .env.example shows an example (or nothing) for them.
-const EXAMPLES_ONLY = new Set(['JWT_SECRET', 'JWT_PRIVATE_KEY', 'REDIS_URL', 'SMTP_URL', 'CORS_ORIGINS', 'EXTERNAL_URL', 'DPOP_NONCE_SECRET'])
+const EXAMPLES_ONLY = new Set(['JWT_SECRET', 'JWT_PRIVATE_KEY', 'REDIS_URL', 'SMTP_URL', 'CORS_ORIGINS', 'EXTERNAL_URL', 'DPOP_NONCE_SECRET', 'METRICS_PORT'])
 
 t.test('.env.example shows the built-in defaults: uncommenting any of its lines changes nothing', async (t) => {
   const defaults = loadConfig({})

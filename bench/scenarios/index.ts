@@ -4,10 +4,11 @@ import { coldStart } from './cold-start'
 import { dpop } from './dpop'
 import { loginStorm } from './login-storm'
 import { memory } from './memory'
+import { metrics } from './metrics'
 import { peers } from './peers'
 import { refresh } from './refresh'
 import { revocation } from './revocation'
 import { tokenSize } from './token-size'
 import { verification } from './verification'
 
-export const SCENARIOS: Scenario[] = [verification, peers, memory, loginStorm, tokenSize, coldStart, revocation, refresh, dpop]
+export const SCENARIOS: Scenario[] = [verification, peers, memory, loginStorm, tokenSize, coldStart, revocation, refresh, dpop, metrics]

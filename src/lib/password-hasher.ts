@@ -68,6 +68,8 @@ export class PasswordHasher {
   /** One throw-away hash per parameter set, made on first use. */
   readonly #dummyHashes = new Map<string, Promise<string>>()
   #verifications = 0
+  /** Hears each argon2 call's duration (metrics); nothing by default. */
+  #timer: ((operation: 'hash' | 'verify', seconds: number) => void) | undefined
 
   constructor (params: Argon2Params) {
     this.#params = Object.freeze({ memoryCost: params.memoryCost, timeCost: params.timeCost, parallelism: params.parallelism })
@@ -82,6 +84,23 @@ export class PasswordHasher {
     for (const phc of phcs) {
       const params = argon2ParamsOf(phc)
       if (params !== null && !this.#costs.has(costKey(params))) this.#costs.set(costKey(params), Object.freeze(params))
+    }
+  }
+
+  /** Report the duration of every argon2 hash and verification from now on (tessera_password_hash_duration_seconds). */
+  timeWith (timer: (operation: 'hash' | 'verify', seconds: number) => void): void {
+    this.#timer = timer
+  }
+
+  /** One argon2 call, timed when a timer listens. */
+  async #timed<T> (operation: 'hash' | 'verify', work: () => Promise<T>): Promise<T> {
+    const timer = this.#timer
+    if (timer === undefined) return await work()
+    const start = performance.now()
+    try {
+      return await work()
+    } finally {
+      timer(operation, (performance.now() - start) / 1000)
     }
   }
 
@@ -110,9 +129,9 @@ export class PasswordHasher {
 
   async #hashWith ({ memoryCost, timeCost, parallelism }: Readonly<Argon2Params>, normalizedPassword: string): Promise<string> {
     const salt = randomBytes(SALT_BYTES)
-    const digest = await argon2.hash(normalizedPassword, {
+    const digest = await this.#timed('hash', () => argon2.hash(normalizedPassword, {
       type: argon2.argon2id, version: ARGON2_VERSION, hashLength: HASH_BYTES, memoryCost, timeCost, parallelism, salt, raw: true
-    })
+    }))
     return `$argon2id$v=${ARGON2_VERSION}$m=${memoryCost},t=${timeCost},p=${parallelism}$${phcBase64(salt)}$${phcBase64(digest)}`
   }
 
@@ -123,7 +142,7 @@ export class PasswordHasher {
   async verify (hash: string, normalizedPassword: string): Promise<boolean> {
     this.#verifications++
     try {
-      return await argon2.verify(hash, normalizedPassword)
+      return await this.#timed('verify', () => argon2.verify(hash, normalizedPassword))
     } catch {
       await this.#verifyAgainstDummy(normalizedPassword)
       return false
@@ -142,7 +161,7 @@ export class PasswordHasher {
     let paidFor: string | null = null
     if (storedHash !== null) {
       try {
-        if (await argon2.verify(storedHash, normalizedPassword)) return true
+        if (await this.#timed('verify', () => argon2.verify(storedHash, normalizedPassword))) return true
         const own = argon2ParamsOf(storedHash)
         if (own !== null) {
           paidFor = costKey(own)
@@ -154,7 +173,10 @@ export class PasswordHasher {
       }
     }
     for (const [key, params] of this.#costs) {
-      if (key !== paidFor) await argon2.verify(await this.#getDummyHash(params), normalizedPassword)
+      if (key !== paidFor) {
+        const dummy = await this.#getDummyHash(params)
+        await this.#timed('verify', () => argon2.verify(dummy, normalizedPassword))
+      }
     }
     return false
   }
@@ -181,7 +203,8 @@ export class PasswordHasher {
 
   async #verifyAgainstDummy (normalizedPassword: string): Promise<void> {
     // The result is meaningless (nobody knows the dummy password); only the cost matters.
-    await argon2.verify(await this.#getDummyHash(this.#params), normalizedPassword)
+    const dummy = await this.#getDummyHash(this.#params)
+    await this.#timed('verify', () => argon2.verify(dummy, normalizedPassword))
   }
 
   #getDummyHash (params: Readonly<Argon2Params>): Promise<string> {

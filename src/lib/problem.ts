@@ -76,15 +76,18 @@ export interface ProblemBody {
   detail: string
   code: ProblemCode
   errors?: FieldError[]
+  /** The request's X-Request-Id, so a bug report leads to the log lines. */
+  requestId?: string
 }
 
 /** A stable, dereferenceable-looking type URI per code (RFC 9457 §3.1.1). */
 export const problemType = (code: string): string =>
   'urn:tessera:problem:' + code.replace(/^ERR_/, '').toLowerCase().replaceAll('_', '-')
 
-export function problemBody (p: ProblemError): ProblemBody {
+export function problemBody (p: ProblemError, requestId?: string): ProblemBody {
   const body: ProblemBody = { type: problemType(p.code), title: p.title, status: p.status, detail: p.detail, code: p.code }
   if (p.errors !== undefined) body.errors = p.errors
+  if (requestId !== undefined) body.requestId = requestId
   return body
 }
 

@@ -4,12 +4,14 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Clock } from '../clock'
 import type { KeyRing } from '../keys/key-ring'
-import { Problems } from '../lib/problem'
+import { ProblemError, Problems } from '../lib/problem'
+import type { Metrics, TokenCheckResult } from '../metrics/metrics'
 import type { Role } from '../store/user-store'
 import { isSessionClaims, type AccessClaims, type Confirmation, type MfaClaims } from '../tokens/claims'
 import { DpopChecker, DpopError, type DpopSettings } from '../tokens/dpop'
 import type { ReplayCache } from '../tokens/dpop-replay'
 import { TOKEN_KIND_NAMES, type TokenKind } from '../tokens/token-kinds'
+import { TokenError } from '../tokens/token-error'
 import { keyFetcher, signatureOptions, TokenVerifier, type SignedToken, type VerifierSettings } from '../tokens/verifier'
 import { extractAccessToken, proofRequest } from './auth-header'
 
@@ -22,6 +24,23 @@ export interface AuthOptions extends Omit<VerifierSettings, 'cacheSize'> {
   revocation?: RevocationCheck
   /** DPOP and its settings (CLOCK_TOLERANCE comes from above), the jti replay cache and EXTERNAL_URL. */
   dpop: Omit<DpopSettings, 'clockTolerance'> & { replays: ReplayCache, externalUrl: URL | undefined }
+  /** Token checks and cache lookups are counted only when enabled; otherwise the hook is exactly the uncounted one. */
+  metrics?: Metrics
+}
+
+/** The tessera_token_checks_total label of a refused access token. */
+function refusal (err: unknown): TokenCheckResult {
+  if (err instanceof TokenError) return err.reason === 'expired' ? 'expired' : 'invalid'
+  if (err instanceof DpopError) return 'dpop_invalid'
+  if (!(err instanceof ProblemError)) return 'error'
+  switch (err.code) {
+    case 'ERR_AUTH_REQUIRED': return 'missing'
+    case 'ERR_AUTH_MALFORMED': return 'malformed'
+    case 'ERR_TOKEN_EXPIRED': return 'expired'
+    case 'ERR_TOKEN_REVOKED': return 'revoked'
+    case 'ERR_TOKEN_INVALID': return 'invalid'
+    default: return 'error'
+  }
 }
 
 /** Answers whether a verified access token was revoked (src/revocation/revocations.ts); synchronous on a cache hit. */
@@ -73,7 +92,9 @@ async function authPlugin (app: FastifyInstance, opts: AuthOptions): Promise<voi
     await (app.jwt[kind].verify<SignedToken>(token) as unknown as Promise<SignedToken>)
   const { replays, externalUrl, ...dpopSettings } = opts.dpop
   const dpop = new DpopChecker({ ...dpopSettings, clockTolerance }, replays, opts.clock)
-  const tokens = new TokenVerifier(checkSignature, opts.keyRing, opts.clock, settings, dpop)
+  const metrics = opts.metrics?.enabled === true ? opts.metrics : undefined
+  const tokens = new TokenVerifier(checkSignature, opts.keyRing, opts.clock, settings, dpop,
+    metrics === undefined ? undefined : (kind, hit) => { metrics.verifyCache(kind, hit) })
   app.decorate('tokens', tokens)
   app.decorateRequest('auth', null)
   app.decorateRequest('dpopJkt', undefined)
@@ -103,7 +124,7 @@ async function authPlugin (app: FastifyInstance, opts: AuthOptions): Promise<voi
   })
   // Chosen once here, so stateless mode runs exactly the hook above and pays nothing for hybrid mode.
   const revocation = opts.revocation
-  app.decorate('authenticate', revocation === undefined ? authenticate : async (request: FastifyRequest): Promise<void> => {
+  const check = revocation === undefined ? authenticate : async (request: FastifyRequest): Promise<void> => {
     await authenticate(request)
     const claims = request.auth
     // A token from before hybrid mode carries no session to check: refused, and the client's refresh starts one.
@@ -117,6 +138,16 @@ async function authPlugin (app: FastifyInstance, opts: AuthOptions): Promise<voi
       request.auth = null
       throw Problems.revokedToken()
     }
+  }
+  // Counted only with metrics on: an increment on either path, nothing at all without them.
+  app.decorate('authenticate', metrics === undefined ? check : async (request: FastifyRequest): Promise<void> => {
+    try {
+      await check(request)
+    } catch (err) {
+      metrics.tokenCheck(refusal(err))
+      throw err
+    }
+    metrics.tokenCheck('valid')
   })
 
   app.decorate('requireRole', (role: Role) => async (request: FastifyRequest) => {

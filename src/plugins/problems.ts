@@ -5,6 +5,7 @@ import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, Fast
 import fp from 'fastify-plugin'
 import { TesseraError } from '../errors'
 import { bearerChallenge, dpopChallenge, dpopProblem, problemBody, ProblemError, problemFor, Problems, tokenProblem, type FieldError } from '../lib/problem'
+import { newRequestId, REQUEST_ID_HEADER } from '../lib/request-id'
 import { DpopError } from '../tokens/dpop'
 import { PROBLEM_CONTENT_TYPE } from '../schemas/problem'
 import { TokenError } from '../tokens/token-error'
@@ -62,7 +63,9 @@ export function sendProblem (reply: FastifyReply, problem: ProblemError, realm: 
   if (problem.bearer !== undefined) reply.header('www-authenticate', bearerChallenge(realm, problem.bearer))
   if (problem.dpop !== undefined) reply.header('www-authenticate', dpopChallenge(problem.dpop))
   for (const [name, value] of Object.entries(problem.headers)) reply.header(name, value)
-  return reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).send(problemBody(problem))
+  // Also here: errors found before routing (frameworkErrors) skip the onRequest hook that sets it.
+  reply.header(REQUEST_ID_HEADER, reply.request.id)
+  return reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).send(problemBody(problem, reply.request.id))
 }
 
 /**
@@ -78,10 +81,13 @@ export function clientErrorHandler (this: FastifyInstance, err: ConnectionError,
     : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
       ? new ProblemError({ status: 408, code: 'ERR_REQUEST_TIMEOUT', title: 'Request timeout', detail: 'The request took too long to arrive' })
       : new ProblemError({ status: 400, code: 'ERR_BAD_REQUEST', title: 'Bad request', detail: 'The request is not valid HTTP' })
-  this.log.debug({ code: err.code, status: problem.status }, 'client error')
+  // No request was parsed, so none of its headers is trusted: a new id, logged and answered.
+  const requestId = newRequestId()
+  this.log.debug({ code: err.code, status: problem.status, reqId: requestId }, 'client error')
   if (socket.writable) {
-    const body = JSON.stringify(problemBody(problem))
+    const body = JSON.stringify(problemBody(problem, requestId))
     socket.write(`HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status]}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\n` +
+      `X-Request-Id: ${requestId}\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
   }
   socket.destroy()
@@ -97,6 +103,11 @@ export function frameworkErrorHandler (realm: string) {
 }
 
 async function problemsPlugin (app: FastifyInstance, opts: { realm: string }): Promise<void> {
+  // Every answer names its request (src/lib/request-id.ts); the header is set before any handler can fail.
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.header(REQUEST_ID_HEADER, request.id)
+    done()
+  })
   app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     const problem = toProblem(err)
     if (problem.status >= 500) request.log.error({ err }, 'request failed')

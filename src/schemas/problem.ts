@@ -18,7 +18,8 @@ export const ProblemSchema = Type.Object({
     enum: [...PROBLEM_CODES],
     description: 'Stable machine-readable code. New codes may be added in later versions: keep a default branch'
   }),
-  errors: Type.Optional(Type.Array(FieldErrorSchema))
+  errors: Type.Optional(Type.Array(FieldErrorSchema)),
+  requestId: Type.Optional(Type.String({ description: 'The X-Request-Id of the request: quote it in a bug report, it finds the log lines' }))
 }, { $id: 'Problem', title: 'Problem', description: 'RFC 9457 problem details' })
 
 const ref = Type.Ref('Problem')

@@ -9,6 +9,7 @@ import { EmailTakenError, type UserRecord, type UserStore } from '../store/user-
 import type { RefreshClaims } from '../tokens/claims'
 import { acceptablePassword, requireEmail } from './account-rules'
 import type { MfaChallenge } from './mfa-service'
+import type { SecurityEvents } from './security-events'
 import type { SessionService, SignedIn, SignInClient } from './session-service'
 
 export interface AccountServiceDeps {
@@ -27,6 +28,8 @@ export interface AccountServiceDeps {
   verification: { sendVerification (user: Pick<UserRecord, 'id' | 'email'>): void }
   /** For an account with two-factor sign-in on, login answers with an mfaToken instead of tokens (MfaService). */
   mfa: { challenge (user: UserRecord, client: SignInClient): Promise<MfaChallenge> }
+  /** Sign-ins, failed logins of existing accounts, password changes and logout-all are recorded here; default nowhere. */
+  events?: SecurityEvents
 }
 
 export type { SignedIn } from './session-service'
@@ -61,7 +64,9 @@ export class AccountService {
       throw err
     }
     this.deps.verification.sendVerification(user)
-    return await this.deps.sessions.start(user, nowSeconds(this.deps.clock), client)
+    const signedIn = await this.deps.sessions.start(user, nowSeconds(this.deps.clock), client)
+    await this.deps.events?.record(user.id, 'account_created', { client, sessionId: signedIn.tokens.sessionId })
+    return signedIn
   }
 
   /**
@@ -75,18 +80,31 @@ export class AccountService {
     const user = email === null ? null : await this.deps.store.findByEmail(email)
     const usable = codePoints(password) <= PASSWORD_MAX_LENGTH && password.isWellFormed()
     const verified = await this.deps.hasher.verifyLogin(usable ? user?.passwordHash ?? null : null, password)
-    if (user === null || !verified) throw Errors.invalidCredentials()
+    if (user === null) throw Errors.invalidCredentials()
+    // Recorded for existing accounts only: an unknown address has no owner to show it to.
+    if (!verified) {
+      await this.deps.events?.record(user.id, 'login_failed', { client, detail: 'wrong_password' })
+      throw Errors.invalidCredentials()
+    }
     // Only after the right password: telling a stranger an account is disabled would enumerate it.
-    if (user.disabled) throw Errors.accountDisabled()
-    if (this.deps.requireVerifiedEmail === true && !user.emailVerified) throw Errors.emailNotVerified()
+    if (user.disabled) {
+      await this.deps.events?.record(user.id, 'login_failed', { client, detail: 'account_disabled' })
+      throw Errors.accountDisabled()
+    }
+    if (this.deps.requireVerifiedEmail === true && !user.emailVerified) {
+      await this.deps.events?.record(user.id, 'login_failed', { client, detail: 'email_not_verified' })
+      throw Errors.emailNotVerified()
+    }
     let current = user
     if (this.deps.hasher.needsRehash(user.passwordHash)) {
       const passwordHash = await this.deps.hasher.hash(password)
       current = await this.deps.store.update(user.id, { passwordHash }) ?? user
     }
-    // The password is only the first factor: no session until the second (POST /v1/auth/mfa/verify).
+    // The password is only the first factor: no session until the second (POST /v1/auth/mfa/verify), which records it.
     if (current.mfaEnabled) return await this.deps.mfa.challenge(current, client)
-    return await this.deps.sessions.start(current, nowSeconds(this.deps.clock), client)
+    const signedIn = await this.deps.sessions.start(current, nowSeconds(this.deps.clock), client)
+    await this.deps.events?.record(user.id, 'login_succeeded', { client, sessionId: signedIn.tokens.sessionId })
+    return signedIn
   }
 
   /** Rotate a verified refresh token: checked against the user's current token version, then its session's counter. */
@@ -101,8 +119,9 @@ export class AccountService {
     return await this.deps.sessions.refresh(user, claims, client)
   }
 
-  async logoutAll (userId: string): Promise<void> {
+  async logoutAll (userId: string, caller: { sid?: string, client?: SignInClient } = {}): Promise<void> {
     if (!await this.deps.sessions.endAll(userId, 'logout_all')) throw Errors.invalidToken('The account no longer exists')
+    await this.deps.events?.record(userId, 'session_ended', { ...(caller.client !== undefined ? { client: caller.client } : {}), sessionId: caller.sid ?? null, detail: 'logout_all' })
   }
 
   /** The signed-in user's account. */
@@ -140,7 +159,9 @@ export class AccountService {
     this.publishRevocation(updated.id, updated.tokenVersion)
     await this.deps.sessions.endAfterVersionBump(updated.id, 'password_changed', caller.sid === undefined ? {} : { except: caller.sid })
     // The caller's tokens of the old version are refused; its session continues with new ones.
-    return await this.deps.sessions.continueOrStart(updated, caller.sid, caller.client ?? {}, caller.amr)
+    const signedIn = await this.deps.sessions.continueOrStart(updated, caller.sid, caller.client ?? {}, caller.amr)
+    await this.deps.events?.record(updated.id, 'password_changed', { client: caller.client ?? {}, sessionId: signedIn.tokens.sessionId, detail: 'other sessions ended' })
+    return signedIn
   }
 
   async deleteSelf (userId: string, password: string): Promise<void> {

@@ -6,7 +6,8 @@ import type { Revocations } from '../revocation/revocations'
 import { EmailTakenError, LastAdminError, type Role, type UserRecord, type UserStore } from '../store/user-store'
 import { acceptablePassword, requireEmail, requireName } from './account-rules'
 import type { MfaService } from './mfa-service'
-import type { SessionService, SessionView } from './session-service'
+import type { SecurityEventPage, SecurityEvents } from './security-events'
+import type { SessionService, SessionView, SignInClient } from './session-service'
 
 export interface AdminServiceDeps {
   store: UserStore
@@ -18,7 +19,12 @@ export interface AdminServiceDeps {
   sessions: SessionService
   /** Resets a user's two-factor sign-in (a lost device). */
   mfa: Pick<MfaService, 'reset'>
+  /** Every change an administrator makes is recorded on the account, with the administrator; default nowhere. */
+  events?: SecurityEvents
 }
+
+/** Who acts: the administrator's id and request (absent: the command line, recorded with actorId null). */
+export interface Actor { id: string, client?: SignInClient }
 
 export interface UserPage {
   users: UserRecord[]
@@ -95,7 +101,7 @@ export class AdminService {
    * Disabling and role changes revoke every session of the user (a token version bump), so no token keeps a role
    * the account no longer has; the last active administrator cannot be demoted or disabled.
    */
-  async updateUser (id: string, patch: { role?: Role, disabled?: boolean }): Promise<UserRecord> {
+  async updateUser (id: string, patch: { role?: Role, disabled?: boolean }, actor?: Actor): Promise<UserRecord> {
     const user = await this.getUser(id)
     const bump = (patch.disabled === true && !user.disabled) || (patch.role !== undefined && patch.role !== user.role)
     const updated = await keepingAnAdmin(this.deps.store.update(id, { ...patch, bumpTokenVersion: bump, keepActiveAdmin: true }))
@@ -104,6 +110,8 @@ export class AdminService {
       this.publishRevocation(updated.id, updated.tokenVersion)
       await this.deps.sessions.endAfterVersionBump(updated.id, patch.disabled === true ? 'disabled' : 'admin')
     }
+    if (updated.role !== user.role) await this.record(id, 'admin_role_changed', actor, `role ${updated.role}`)
+    if (updated.disabled !== user.disabled) await this.record(id, updated.disabled ? 'admin_disabled' : 'admin_enabled', actor)
     return updated
   }
 
@@ -114,22 +122,40 @@ export class AdminService {
   }
 
   /** Sign a user out everywhere, as POST /v1/auth/logout-all does for oneself; the account stays enabled. */
-  async endSessions (id: string): Promise<void> {
+  async endSessions (id: string, actor?: Actor): Promise<void> {
     if (!await this.deps.sessions.endAll(id, 'admin')) throw Errors.userNotFound()
+    await this.record(id, 'admin_sessions_ended', actor)
+  }
+
+  /** A user's security events, newest first; as GET /v1/me/security-events gives its owner. */
+  async listSecurityEvents (id: string, query: { limit: number, cursor?: string }): Promise<SecurityEventPage> {
+    await this.getUser(id)
+    if (this.deps.events === undefined) return { events: [], nextCursor: null }
+    return await this.deps.events.list(id, query)
+  }
+
+  private async record (userId: string, type: 'admin_role_changed' | 'admin_disabled' | 'admin_enabled' | 'admin_sessions_ended' | 'admin_user_deleted' | 'admin_mfa_reset', actor: Actor | undefined, detail?: string): Promise<void> {
+    await this.deps.events?.record(userId, type, {
+      ...(actor?.client !== undefined ? { client: actor.client } : {}),
+      actorId: actor?.id ?? null,
+      detail: detail ?? (actor === undefined ? 'command line' : null)
+    })
   }
 
   /**
    * Turn off a user's two-factor sign-in (the device is lost and so are the recovery codes): the secret and codes
    * are forgotten and every session of the user ends; the user signs in with the password alone and may enrol again.
    */
-  async resetMfa (id: string): Promise<void> {
+  async resetMfa (id: string, actor?: Actor): Promise<void> {
     await this.deps.mfa.reset(id)
+    await this.record(id, 'admin_mfa_reset', actor)
   }
 
   /** The last active administrator cannot be deleted. */
-  async deleteUser (id: string): Promise<void> {
+  async deleteUser (id: string, actor?: Actor): Promise<void> {
     if (!await keepingAnAdmin(this.deps.store.delete(id, { keepActiveAdmin: true }))) throw Errors.userNotFound()
     this.publishRevocation(id, null)
+    await this.record(id, 'admin_user_deleted', actor)
   }
 
   /**

@@ -10,6 +10,8 @@ import type { RevocationBus } from '../revocation/revocation-bus'
 import { createRevocations, type Revocations } from '../revocation/revocations'
 import { loadOrCreateMfaKey } from '../mfa/mfa-key'
 import { SecretBox } from '../mfa/secret-box'
+import { countingStoreErrors } from '../metrics/counting-store'
+import { noMetrics, type Metrics } from '../metrics/metrics'
 import { createStore } from '../store/create-store'
 import type { UserStore } from '../store/user-store'
 import { LinkTokenIssuer } from '../tokens/link-tokens'
@@ -19,6 +21,7 @@ import { AccountService } from './account-service'
 import { AdminService } from './admin-service'
 import { MfaService } from './mfa-service'
 import { RecoveryService } from './recovery-service'
+import { SecurityEvents } from './security-events'
 import { SessionService } from './session-service'
 
 /** What every part logs through (a pino logger fits). */
@@ -39,6 +42,8 @@ export interface ServiceOverrides {
   mailer?: Mailer
   /** Hybrid mode's channel between instances; default Redis from REDIS_URL (or none without it). */
   revocationBus?: RevocationBus
+  /** What is counted; default noMetrics (nothing). buildApp passes Prometheus metrics when METRICS_PORT is set. */
+  metrics?: Metrics
 }
 
 export interface Services {
@@ -52,6 +57,7 @@ export interface Services {
   recovery: RecoveryService
   sessions: SessionService
   mfa: MfaService
+  events: SecurityEvents
   /** Mail in flight gets a moment to go out and revocations in flight reach the bus; then everything is closed. */
   close (): Promise<void>
 }
@@ -67,11 +73,14 @@ export async function createServices (config: Config, deps: ServiceOverrides & {
     for (const closer of [...closers].reverse()) await closer()
   }
   try {
-    const store = deps.store ?? createStore(config.databaseUrl, clock, log)
-    closers.push(() => store.close())
+    const metrics = deps.metrics ?? noMetrics
+    const ownStore = deps.store ?? createStore(config.databaseUrl, clock, log)
+    closers.push(() => ownStore.close())
+    const store = metrics.enabled ? countingStoreErrors(ownStore, metrics) : ownStore
     await store.migrate()
 
     const hasher = deps.hasher ?? new PasswordHasher(config.password.argon2)
+    if (metrics.enabled) hasher.timeWith((operation, seconds) => { metrics.passwordHash(operation, seconds) })
     // After an ARGON2_* change, accounts keep their old hashes until they next log in: a failed login pays for
     // every parameter set stored, or an unknown email would cost more (or less) than a dormant account.
     hasher.learnParameters(await store.passwordHashParameters())
@@ -89,6 +98,7 @@ export async function createServices (config: Config, deps: ServiceOverrides & {
     const links = new LinkTokenIssuer(() => keys.ring(), {
       issuer: config.jwt.issuer, resetTtl: config.jwt.resetTtl, verifyTtl: config.jwt.verifyTtl
     }, clock)
+    const events = new SecurityEvents({ store, clock, retention: config.securityEventsRetention, log })
     const sessions = new SessionService({
       store,
       issuer: new TokenIssuer(() => keys.ring(), tokenSettings(config.jwt, revocations !== undefined), clock),
@@ -98,6 +108,8 @@ export async function createServices (config: Config, deps: ServiceOverrides & {
       maxPerUser: config.sessions.maxPerUser,
       tokenLifetime: longestTokenLifetime(config.jwt),
       log,
+      metrics,
+      events,
       ...(revocations !== undefined ? { revocations } : {})
     })
     // MFA_ENCRYPTION_KEY, else mfa.key beside the signing keys: created on first start when those live in JWT_KEYS_DIR,
@@ -113,10 +125,11 @@ export async function createServices (config: Config, deps: ServiceOverrides & {
       clock,
       box: mfaBox,
       tokens: new MfaTokenIssuer(() => keys.ring(), { issuer: config.jwt.issuer, mfaTtl: config.jwt.mfaTtl }, clock),
-      issuer: config.jwt.issuer
+      issuer: config.jwt.issuer,
+      events
     })
     const recovery = new RecoveryService({
-      store, hasher, links, outbox, publicUrl: config.mail.publicUrl, passwordMinLength: config.password.minLength, revocations, sessions
+      store, hasher, links, outbox, publicUrl: config.mail.publicUrl, passwordMinLength: config.password.minLength, revocations, sessions, events
     })
     const accounts = new AccountService({
       store,
@@ -128,10 +141,11 @@ export async function createServices (config: Config, deps: ServiceOverrides & {
       requireVerifiedEmail: config.requireVerifiedEmail,
       revocations,
       verification: recovery,
-      mfa
+      mfa,
+      events
     })
-    const admin = new AdminService({ store, hasher, passwordMinLength: config.password.minLength, revocations, sessions, mfa })
-    return { clock, store, keys, revocations, accounts, admin, recovery, sessions, mfa, close }
+    const admin = new AdminService({ store, hasher, passwordMinLength: config.password.minLength, revocations, sessions, mfa, events })
+    return { clock, store, keys, revocations, accounts, admin, recovery, sessions, mfa, events, close }
   } catch (err) {
     await close()
     throw err

@@ -11,6 +11,7 @@ import { matchingStep, newTotpSecret, otpauthUri } from '../mfa/totp'
 import type { MfaFactor, MfaState, UserRecord, UserStore } from '../store/user-store'
 import { MFA_AMR, type MfaClaims } from '../tokens/claims'
 import type { MfaTokenIssuer } from '../tokens/mfa-tokens'
+import type { EventContext, SecurityEvents } from './security-events'
 import type { SessionService, SignedIn, SignInClient } from './session-service'
 
 export interface MfaServiceDeps {
@@ -23,6 +24,8 @@ export interface MfaServiceDeps {
   tokens: MfaTokenIssuer
   /** The issuer name authenticator apps show beside the account (JWT_ISSUER). */
   issuer: string
+  /** MFA turned on or off by its owner, and sign-ins finished with a second factor, are recorded here; default nowhere. */
+  events?: SecurityEvents
 }
 
 /** What a correct password gets for an account with two-factor sign-in on, instead of tokens. */
@@ -39,7 +42,11 @@ export type SecondFactor = { code: string } | { recoveryCode: string }
 export interface Enrolment { secret: string, otpauthUri: string }
 
 /** The caller's own session, which goes on when the others end. */
-export interface Caller { sid?: string }
+export interface Caller { sid?: string, client?: SignInClient }
+
+/** How an owner's MFA change is recorded: from which session and device; the other sessions ended with it. */
+const eventContext = (caller: Caller): EventContext =>
+  ({ ...(caller.client !== undefined ? { client: caller.client } : {}), sessionId: caller.sid ?? null, detail: 'other sessions ended' })
 
 export class MfaService {
   constructor (private readonly deps: MfaServiceDeps) {}
@@ -75,6 +82,7 @@ export class MfaService {
     // Another request enrolled or confirmed in between: this secret is no longer the pending one.
     if (!enabled) throw Errors.mfaNotPending()
     await this.endOthers(userId, 'mfa_enabled', caller)
+    await this.deps.events?.record(userId, 'mfa_enabled', eventContext(caller))
     return codes
   }
 
@@ -89,6 +97,7 @@ export class MfaService {
   async disable (userId: string, factor: SecondFactor, caller: Caller): Promise<void> {
     await this.spend(userId, factor, { disable: true })
     await this.endOthers(userId, 'mfa_disabled', caller)
+    await this.deps.events?.record(userId, 'mfa_disabled', eventContext(caller))
   }
 
   /** An administrator's reset for a user who lost the device: MFA off, every session of the user ended. */
@@ -120,7 +129,10 @@ export class MfaService {
     if (state === null || state.secret === null || state.counter !== claims.ctr) throw Errors.mfaTokenInvalid()
     await this.spendFrom(user.id, state, factor, { counter: claims.ctr }, () => Errors.mfaTokenInvalid())
     const deviceName = claims.dev ?? client.deviceName
-    return await this.deps.sessions.start(user, nowSeconds(this.deps.clock), { ...client, ...(deviceName !== undefined ? { deviceName } : {}) }, MFA_AMR)
+    const device = { ...client, ...(deviceName !== undefined ? { deviceName } : {}) }
+    const signedIn = await this.deps.sessions.start(user, nowSeconds(this.deps.clock), device, MFA_AMR)
+    await this.deps.events?.record(user.id, 'login_succeeded', { client: device, sessionId: signedIn.tokens.sessionId, detail: 'second factor' })
+    return signedIn
   }
 
   private hashes (userId: string, codes: readonly string[]): string[] {

@@ -11,7 +11,8 @@ import type { UserRecord, UserStore } from '../store/user-store'
 import type { ResetClaims, VerifyClaims } from '../tokens/claims'
 import { passwordFingerprint, type LinkTokenIssuer } from '../tokens/link-tokens'
 import { acceptablePassword } from './account-rules'
-import type { SessionService } from './session-service'
+import type { SecurityEvents } from './security-events'
+import type { SessionService, SignInClient } from './session-service'
 
 export interface RecoveryServiceDeps {
   store: UserStore
@@ -25,6 +26,8 @@ export interface RecoveryServiceDeps {
   revocations?: Revocations
   /** A reset ends every session of the account. */
   sessions: SessionService
+  /** Password resets and verified addresses are recorded here; default nowhere. */
+  events?: SecurityEvents
 }
 
 /**
@@ -65,7 +68,7 @@ export class RecoveryService {
    * the token carries (compare-and-set, so two racing requests cannot both pass) and changes the
    * password hash its `pwd` is bound to. Every session dies with the version bump.
    */
-  async resetPassword (claims: ResetClaims, newPassword: string): Promise<void> {
+  async resetPassword (claims: ResetClaims, newPassword: string, client?: SignInClient): Promise<void> {
     const user = await this.deps.store.findById(claims.sub)
     if (user === null || user.disabled || user.tokenVersion !== claims.ver ||
       !sameFingerprint(passwordFingerprint(user.passwordHash), claims.pwd)) {
@@ -80,14 +83,16 @@ export class RecoveryService {
     if (updated === null) throw Errors.invalidResetToken()
     this.deps.revocations?.userChanged(updated.id, updated.tokenVersion)
     await this.deps.sessions.endAfterVersionBump(updated.id, 'password_reset')
+    await this.deps.events?.record(updated.id, 'password_reset', { ...(client !== undefined ? { client } : {}), detail: 'every session ended' })
   }
 
   /** Mark the address verified. Idempotent; a token for an address the account no longer has is refused. */
-  async verifyEmail (claims: VerifyClaims): Promise<void> {
+  async verifyEmail (claims: VerifyClaims, client?: SignInClient): Promise<void> {
     const user = await this.deps.store.findById(claims.sub)
     if (user === null || user.email !== claims.email) throw Errors.invalidVerifyToken()
     if (user.emailVerified) return
     if (await this.deps.store.update(user.id, { emailVerified: true }) === null) throw Errors.invalidVerifyToken()
+    await this.deps.events?.record(user.id, 'email_verified', client !== undefined ? { client } : {})
   }
 
   /** Mail a verification link (after registration, and on request); sending happens in the background. */

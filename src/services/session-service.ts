@@ -4,11 +4,13 @@ import { clientAddress } from '../lib/client-network'
 import { deviceLabel } from '../lib/device-label'
 import { newSessionId } from '../lib/ids'
 import { Errors } from '../errors'
+import type { Metrics } from '../metrics/metrics'
 import type { Revocations } from '../revocation/revocations'
 import type { SessionEndReason, SessionRecord, UserRecord, UserStore } from '../store/user-store'
 import type { Clock } from '../clock'
 import type { RefreshClaims } from '../tokens/claims'
 import type { IssuedTokens, TokenIssuer } from '../tokens/token-issuer'
+import type { SecurityEvents } from './security-events'
 
 /** What the sign-in request tells about the device: the name the client chose, else its User-Agent, and its address. */
 export interface SignInClient {
@@ -50,6 +52,10 @@ export interface SessionServiceDeps {
   /** REVOCATION_MODE=hybrid: ended sessions' access tokens are refused within seconds. */
   revocations?: Revocations
   log: Log
+  /** tessera_sessions_ended_total; default nothing. */
+  metrics?: Pick<Metrics, 'sessionsEnded'>
+  /** Where sessions ended by their owner and refresh token reuse are recorded; default nowhere. */
+  events?: SecurityEvents
 }
 
 /** Ended and expired rows are purged at a sign-in or refresh, at most this often per instance. */
@@ -97,6 +103,7 @@ export class SessionService {
         const session = result.session
         if (this.withinGrace(claims.ctr, session, now)) return this.issue(user, session, client, claims.amr)
         await this.endOne(session.userId, session.id, 'refresh_token_reused')
+        await this.deps.events?.record(session.userId, 'refresh_token_reused', { client, sessionId: session.id, detail: 'session ended' })
         this.deps.log.warn({ userId: session.userId, sid: session.id }, 'a superseded refresh token was used again: session ended')
         throw Errors.refreshTokenReused()
       }
@@ -125,17 +132,22 @@ export class SessionService {
   }
 
   /** End one of the user's sessions (the devices list's "sign out"); 404 when it is unknown, another user's or ended. */
-  async end (userId: string, sid: string): Promise<void> {
+  async end (userId: string, sid: string, client?: SignInClient): Promise<void> {
     if (!await this.endOne(userId, sid, 'logout')) throw Errors.sessionNotFound()
+    await this.deps.events?.record(userId, 'session_ended', { ...(client !== undefined ? { client } : {}), sessionId: sid, detail: 'logout' })
   }
 
   /**
    * POST /v1/auth/logout: end the session of this access token, in every mode. Its refresh tokens stop at once; the
    * access token is refused within seconds in hybrid mode, and lives out its TTL in stateless mode.
    */
-  async logout (claims: { sub: string, sid?: string }): Promise<void> {
+  async logout (claims: { sub: string, sid?: string }, client?: SignInClient): Promise<void> {
     if (claims.sid === undefined) throw Errors.sessionlessToken()
-    if (await this.endOne(claims.sub, claims.sid, 'logout') || this.deps.revocations === undefined) return
+    if (await this.endOne(claims.sub, claims.sid, 'logout')) {
+      await this.deps.events?.record(claims.sub, 'session_ended', { ...(client !== undefined ? { client } : {}), sessionId: claims.sid, detail: 'logout' })
+      return
+    }
+    if (this.deps.revocations === undefined) return
     // Hybrid mode issued sids before sessions had rows: record this one ended, so the hybrid check refuses it until purged.
     const expiresAt = new Date(this.deps.clock.now() + this.deps.tokenLifetime * 1000)
     await this.deps.store.recordEndedSession({ id: claims.sid, userId: claims.sub, expiresAt, reason: 'logout' })
@@ -143,9 +155,10 @@ export class SessionService {
   }
 
   /** POST /v1/auth/logout-others: every session of the user but the caller's. */
-  async logoutOthers (claims: { sub: string, sid?: string }): Promise<void> {
+  async logoutOthers (claims: { sub: string, sid?: string }, client?: SignInClient): Promise<void> {
     if (claims.sid === undefined) throw Errors.sessionlessToken()
     await this.endAllBut(claims.sub, 'logout_others', claims.sid)
+    await this.deps.events?.record(claims.sub, 'session_ended', { ...(client !== undefined ? { client } : {}), sessionId: claims.sid, detail: 'logout_others' })
   }
 
   /**
@@ -166,13 +179,13 @@ export class SessionService {
    * disabling, a role change): the version already refuses their tokens in hybrid mode, so only the rows change.
    */
   async endAfterVersionBump (userId: string, reason: SessionEndReason, options: { except?: string } = {}): Promise<void> {
-    await this.deps.store.endUserSessions(userId, reason, options)
+    this.deps.metrics?.sessionsEnded(reason, await this.deps.store.endUserSessions(userId, reason, options))
   }
 
   /** End every other session of the user; in hybrid mode each one's access tokens are refused at once. */
   async endAllBut (userId: string, reason: SessionEndReason, except: string): Promise<void> {
     const others = this.deps.revocations === undefined ? [] : await this.deps.store.listActiveSessions(userId)
-    await this.deps.store.endUserSessions(userId, reason, { except })
+    this.deps.metrics?.sessionsEnded(reason, await this.deps.store.endUserSessions(userId, reason, { except }))
     for (const session of others) if (session.id !== except) this.deps.revocations?.sessionEnded(session.id)
   }
 
@@ -203,7 +216,10 @@ export class SessionService {
   /** End one session of the user; in hybrid mode its access tokens are refused at once. False when there was none to end. */
   private async endOne (userId: string, sid: string, reason: SessionEndReason): Promise<boolean> {
     const ended = await this.deps.store.endSession(sid, reason, { userId })
-    if (ended) this.deps.revocations?.sessionEnded(sid)
+    if (ended) {
+      this.deps.revocations?.sessionEnded(sid)
+      this.deps.metrics?.sessionsEnded(reason, 1)
+    }
     return ended
   }
 

@@ -9,6 +9,7 @@ import type { Clock } from '../clock'
 import { EmailTakenError, LastAdminError, StoreUnavailableError, losesActiveAdmin } from './user-store'
 import type { Role, UserPatch, UserRecord, UserStore } from './user-store'
 import { mfaMethods } from './postgres-mfa'
+import { securityEventMethods } from './postgres-security-events'
 import { sessionMethods } from './postgres-sessions'
 
 const MIGRATIONS_DIR = path.join(__dirname, 'migrations', 'postgres')
@@ -277,6 +278,7 @@ export function createPostgresStore (options: PostgresStoreOptions): UserStore {
     ...sessionMethods(pool, now, run),
 
     ...mfaMethods(pool, now, run),
+    ...securityEventMethods(pool, now, run),
 
     // substring() with a group returns the group: the `$`-delimited segment that starts with m=.
     passwordHashParameters: () => run(async () => (await pool.query<{ parameters: string }>(`

@@ -9,6 +9,7 @@ import type { Clock } from '../clock'
 import { EmailTakenError, LastAdminError, StoreUnavailableError, losesActiveAdmin } from './user-store'
 import type { Role, UserPatch, UserRecord, UserStore } from './user-store'
 import { mfaMethods, prepareMfaStatements } from './sqlite-mfa'
+import { prepareSecurityEventStatements, securityEventMethods } from './sqlite-security-events'
 import { prepareSessionStatements, sessionMethods } from './sqlite-sessions'
 
 const MIGRATIONS_DIR = path.join(__dirname, 'migrations', 'sqlite')
@@ -79,6 +80,7 @@ function prepareStatements (db: Database.Database) {
     otherActiveAdmin: db.prepare<[string], number>("SELECT 1 FROM users WHERE id <> ? AND role = 'admin' AND disabled = 0 LIMIT 1").pluck(),
     ...prepareSessionStatements(db),
     ...prepareMfaStatements(db),
+    ...prepareSecurityEventStatements(db),
     passwordHashParameters: db.prepare<[], string>(
       'SELECT DISTINCT phc_parameters(password_hash) FROM users WHERE phc_parameters(password_hash) IS NOT NULL').pluck()
   }
@@ -207,6 +209,7 @@ export function createSqliteStore (options: SqliteStoreOptions): UserStore {
     ...sessionMethods(db, sql, now, run),
 
     ...mfaMethods(db, sql, now, run),
+    ...securityEventMethods(sql, now, run),
 
     passwordHashParameters: () => run(() => sql().passwordHashParameters.all()),
 

@@ -1,8 +1,10 @@
 // The storage contract every user store (SQLite, PostgreSQL) implements and the contract tests check.
 import type { MfaStore } from './mfa-store'
+import type { SecurityEventStore } from './security-event-store'
 import type { SessionStore } from './session-store'
 
 export type { MfaFactor, MfaState, MfaStore, SpendOptions } from './mfa-store'
+export type { NewSecurityEvent, SecurityEventRecord, SecurityEventStore, SecurityEventType } from './security-event-store'
 
 export type { NewSession, RevocationState, RotateResult, SessionEndReason, SessionRecord, SessionStore } from './session-store'
 
@@ -95,7 +97,7 @@ export class StoreUnavailableError extends Error {
   constructor (options?: { cause?: unknown }) { super('the user store is unavailable', options) }
 }
 
-export interface UserStore extends SessionStore, MfaStore {
+export interface UserStore extends SessionStore, MfaStore, SecurityEventStore {
   readonly kind: 'sqlite' | 'postgres'
   /** Apply pending versioned migrations. Idempotent. */
   migrate (): Promise<void>

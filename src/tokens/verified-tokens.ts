@@ -17,17 +17,23 @@ interface Entry<C> { claims: C, kid: string, alg: string }
 export class VerifiedTokens<C> {
   private readonly cache: LRUCache<string, Entry<C>> | null
 
-  constructor (size: number, private readonly ring: () => KeyRing) {
+  /** `count` hears each lookup's outcome (metrics); absent, nothing is counted. */
+  constructor (size: number, private readonly ring: () => KeyRing, private readonly count?: (hit: boolean) => void) {
     this.cache = size > 0 ? new LRUCache<string, Entry<C>>({ max: size }) : null
   }
 
   get (token: string): C | undefined {
     const entry = this.cache?.get(token)
-    if (entry === undefined) return undefined
-    if (this.ring().verificationKey(entry.kid, entry.alg) === undefined) {
-      this.cache?.delete(token)
+    if (entry === undefined) {
+      this.count?.(false)
       return undefined
     }
+    if (this.ring().verificationKey(entry.kid, entry.alg) === undefined) {
+      this.cache?.delete(token)
+      this.count?.(false)
+      return undefined
+    }
+    this.count?.(true)
     return entry.claims
   }
 

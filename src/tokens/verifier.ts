@@ -97,18 +97,22 @@ export class TokenVerifier {
     private readonly clock: Clock,
     private readonly settings: VerifierSettings,
     /** DPoP proofs of bound access tokens; absent, a bound token is refused (nothing could check its proof). */
-    private readonly dpop?: DpopChecker
+    private readonly dpop?: DpopChecker,
+    /** Hears each verified-token cache lookup (metrics); absent, nothing is counted. */
+    countCacheLookup?: (kind: TokenKind, hit: boolean) => void
   ) {
-    const kind = (row: TokenKindRow): Kind => ({
+    const kind = (name: TokenKind, row: TokenKindRow): Kind => ({
       row,
-      cache: row.cached ? new VerifiedTokens(settings.cacheSize, ring) : null
+      cache: row.cached
+        ? new VerifiedTokens(settings.cacheSize, ring, countCacheLookup === undefined ? undefined : (hit) => { countCacheLookup(name, hit) })
+        : null
     })
     this.kinds = {
-      access: kind(TOKEN_KINDS.access),
-      refresh: kind(TOKEN_KINDS.refresh),
-      reset: kind(TOKEN_KINDS.reset),
-      verify: kind(TOKEN_KINDS.verify),
-      mfa: kind(TOKEN_KINDS.mfa)
+      access: kind('access', TOKEN_KINDS.access),
+      refresh: kind('refresh', TOKEN_KINDS.refresh),
+      reset: kind('reset', TOKEN_KINDS.reset),
+      verify: kind('verify', TOKEN_KINDS.verify),
+      mfa: kind('mfa', TOKEN_KINDS.mfa)
     }
   }
 

@@ -15,10 +15,10 @@ const TTL = '3s'
 const EXPIRY_WAIT = '4'
 
 const ID = '[0-9a-z]{26}'
-const AUTH_REQUIRED = /^ {2}\{"type":"urn:tessera:problem:auth-required",.*"status":401,.*"code":"ERR_AUTH_REQUIRED"\}$/
-const TOKEN_INVALID = /^ {2}\{"type":"urn:tessera:problem:token-invalid",.*"status":401,.*"code":"ERR_TOKEN_INVALID"\}$/
-const TOKEN_EXPIRED = /^ {2}\{"type":"urn:tessera:problem:token-expired",.*"status":401,.*"code":"ERR_TOKEN_EXPIRED"\}$/
-const REVOKED = /^ {2}\{"type":"urn:tessera:problem:refresh-token-revoked",.*"status":401,.*"code":"ERR_REFRESH_TOKEN_REVOKED"\}$/
+const AUTH_REQUIRED = /^ {2}\{"type":"urn:tessera:problem:auth-required",.*"status":401,.*"code":"ERR_AUTH_REQUIRED","requestId":"[\w.:-]+"\}$/
+const TOKEN_INVALID = /^ {2}\{"type":"urn:tessera:problem:token-invalid",.*"status":401,.*"code":"ERR_TOKEN_INVALID","requestId":"[\w.:-]+"\}$/
+const TOKEN_EXPIRED = /^ {2}\{"type":"urn:tessera:problem:token-expired",.*"status":401,.*"code":"ERR_TOKEN_EXPIRED","requestId":"[\w.:-]+"\}$/
+const REVOKED = /^ {2}\{"type":"urn:tessera:problem:refresh-token-revoked",.*"status":401,.*"code":"ERR_REFRESH_TOKEN_REVOKED","requestId":"[\w.:-]+"\}$/
 const UNAUTHORIZED = /^ {2}HTTP\/1\.1 401 Unauthorized$/
 
 type Expected = [RegExp, string]

@@ -367,6 +367,14 @@ t.test('the SPA in Chromium, on another origin than Tessera', async (t) => {
     t.pass('"Sign out other devices" signs the tablet out too')
     t.ok(await page.isVisible('#screen-devices'), 'this tab stays signed in')
 
+    await page.waitForSelector('#security-events li[data-type="session_ended"]')
+    const history = await page.locator('#security-events li').allTextContents()
+    t.match(history[0], /^Signed out other devices · .* from 127\.0\.0\.1 · Chrome on Linux$/, '"Recent security activity": newest first')
+    t.ok(history.some((line) => /^Signed in · .* from 127\.0\.0\.1 · Chrome on Linux$/.test(line)), 'the sign-ins, with address and device')
+    t.ok(history.some((line) => line.startsWith('Password changed')), 'the password change')
+    t.ok(history.some((line) => line.startsWith('Signed out ·')), 'the device signed out from the list')
+    await page.screenshot({ path: path.join(ARTIFACTS, 'spa-security-activity.png'), fullPage: true })
+
     const refreshToken = (await storage(page)).session['tessera.refreshToken']
     await page.click('#tab-logout')
     await page.click('#logout')

@@ -5,6 +5,7 @@ import { ID_PATTERN } from '../../src/lib/ids'
 import { EmailTakenError, LastAdminError, StoreUnavailableError } from '../../src/store/user-store'
 import type { NewUser, UserRecord, UserStore } from '../../src/store/user-store'
 import { mfaContract } from './mfa-contract'
+import { securityEventContract } from './security-event-contract'
 import { newSession, SID_A, sessionContract } from './session-contract'
 
 export type MakeStore = (clock: ManualClock) => Promise<UserStore>
@@ -205,6 +206,7 @@ export function storeContract (t: Test, name: string, makeStore: MakeStore): voi
 
     sessionContract(t, setup)
     mfaContract(t, setup)
+    securityEventContract(t, setup)
     t.test('keepActiveAdmin: the last active admin cannot be demoted, disabled or deleted; anyone else can', async t => {
       const { store } = await setup(t)
       const ada = await store.create(newUser({ role: 'admin' }))

@@ -87,7 +87,7 @@ t.test('postgres', async t => {
     })))
     const { rows: tables } = await admin.query(
       'SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name', [schema])
-    t.strictSame(tables.map(r => r.table_name), ['mfa_recovery_codes', 'schema_migrations', 'sessions', 'users'])
+    t.strictSame(tables.map(r => r.table_name), ['mfa_recovery_codes', 'schema_migrations', 'security_events', 'sessions', 'users'])
 
     // And later runs (a restart) apply nothing again.
     clock.advance(60_000)

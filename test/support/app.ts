@@ -52,6 +52,8 @@ export interface BuildOptions {
   compileSchemas?: AppDeps['compileSchemas']
   /** A hasher to spy on; by default one with the config's argon2 parameters. */
   hasher?: PasswordHasher
+  /** Metrics to read (a PrometheusMetrics); by default what the config says (off without METRICS_PORT). */
+  metrics?: AppDeps['metrics']
 }
 
 export async function build (t: Test, options: BuildOptions = {}): Promise<TestContext> {
@@ -61,7 +63,10 @@ export async function build (t: Test, options: BuildOptions = {}): Promise<TestC
   const key = options.key ?? makeKey()
   const keys = staticKeyProvider([key], config.jwt, clock)
   const hasher = options.hasher ?? new PasswordHasher(config.password.argon2)
-  const app = await buildApp(config, { clock, store, keys, hasher, logger: options.logger ?? false, mailer: options.mailer, httpTimeouts: options.httpTimeouts, compileSchemas: options.compileSchemas })
+  const app = await buildApp(config, {
+    clock, store, keys, hasher, logger: options.logger ?? false, mailer: options.mailer, httpTimeouts: options.httpTimeouts, compileSchemas: options.compileSchemas,
+    ...(options.metrics !== undefined ? { metrics: options.metrics } : {})
+  })
   t.teardown(() => app.close())
   return { app, config, clock, store, keys, key, hasher }
 }

@@ -1,8 +1,9 @@
 // The SPA's screens: register, log in (and its second step), profile (with the name form), password change, two-factor
-// sign-in, devices, log out. Plain DOM: every text goes through textContent, never innerHTML, so nothing Tessera or a
-// user sends becomes markup. The QR code is an image the qrcode library draws from the otpauth:// URI.
+// sign-in, devices and recent security activity, log out. Plain DOM: every text goes through textContent, never
+// innerHTML, so nothing Tessera or a user sends becomes markup. The QR code is an image the qrcode library draws from
+// the otpauth:// URI.
 import { toDataURL } from 'qrcode'
-import { NetworkError, ProblemError, Session, type Claims, type Device, type SecondFactor, type User } from './session'
+import { NetworkError, ProblemError, Session, type Claims, type Device, type SecondFactor, type SecurityEvent, type User } from './session'
 
 type Screen = 'register' | 'login' | 'second-factor' | 'profile' | 'password' | 'mfa' | 'devices' | 'logout'
 const SIGNED_OUT: Screen[] = ['login', 'register', 'second-factor']
@@ -147,9 +148,44 @@ function deviceRow (device: Device): HTMLLIElement {
   return item
 }
 
+/** What each security event type means to the account's owner; an unknown (newer) type is shown as it comes. */
+const EVENT_LABELS: Record<string, string> = {
+  account_created: 'Account created',
+  login_succeeded: 'Signed in',
+  login_failed: 'Failed sign-in',
+  password_changed: 'Password changed',
+  password_reset: 'Password reset by email',
+  email_verified: 'Email address verified',
+  refresh_token_reused: 'Session ended: a used refresh token came back',
+  mfa_enabled: 'Two-factor authentication turned on',
+  mfa_disabled: 'Two-factor authentication turned off',
+  admin_role_changed: 'An administrator changed the role',
+  admin_disabled: 'An administrator disabled the account',
+  admin_enabled: 'An administrator enabled the account',
+  admin_sessions_ended: 'An administrator signed the account out everywhere',
+  admin_user_deleted: 'An administrator deleted the account',
+  admin_mfa_reset: 'An administrator turned two-factor authentication off'
+}
+const SESSION_ENDED: Record<string, string> = { logout: 'Signed out', logout_others: 'Signed out other devices', logout_all: 'Signed out everywhere' }
+
+/** One line per event: what, when, from where and which device. Text only: nothing from the server becomes markup. */
+function securityEventRow (event: SecurityEvent): HTMLLIElement {
+  const item = document.createElement('li')
+  item.dataset.type = event.type
+  const what = event.type === 'session_ended' ? SESSION_ENDED[event.detail ?? ''] ?? 'Session ended' : EVENT_LABELS[event.type] ?? event.type
+  const name = document.createElement('strong')
+  name.textContent = what
+  const details = document.createElement('span')
+  details.textContent = ` · ${new Date(event.createdAt).toLocaleString('en-GB')}${event.ip === null ? '' : ` from ${event.ip}`}` +
+    `${event.deviceName === null ? '' : ` · ${event.deviceName}`}`
+  item.append(name, details)
+  return item
+}
+
 async function loadDevices (): Promise<void> {
   try {
-    const devices = await session.devices()
+    const [devices, events] = await Promise.all([session.devices(), session.securityEvents()])
+    element('#security-events').replaceChildren(...events.map(securityEventRow))
     element('#devices-list').replaceChildren(...devices.map(deviceRow))
     deviceLoads++
     element('#screen-devices').dataset.loads = String(deviceLoads)

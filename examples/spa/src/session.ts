@@ -50,6 +50,18 @@ export interface Device {
   current: boolean
 }
 
+/** One entry of the account's security history (GET /v1/me/security-events). */
+export interface SecurityEvent {
+  id: string
+  type: string
+  createdAt: string
+  ip: string | null
+  deviceName: string | null
+  sessionId: string | null
+  actorId: string | null
+  detail: string | null
+}
+
 export interface Claims { sub: string, role: string, iat: number, exp: number, jti: string, amr?: string[] }
 
 /** RFC 9457 problem details, as Tessera sends them. */
@@ -172,6 +184,11 @@ export class Session {
   }
 
   /** Sign one device out: its next refresh fails and sends it to its login screen. */
+  /** The newest security events of the account. */
+  async securityEvents (limit = 10): Promise<SecurityEvent[]> {
+    return (await this.request<{ items: SecurityEvent[] }>('GET', `/v1/me/security-events?limit=${limit}`)).items
+  }
+
   async signOutDevice (id: string): Promise<void> {
     await this.request<undefined>('DELETE', `/v1/me/sessions/${encodeURIComponent(id)}`)
   }

@@ -17,8 +17,9 @@ async function cors (app: FastifyInstance, { origins }: CorsOptions): Promise<vo
     methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
     // Bearer tokens only, never cookies: no credentials mode.
     allowedHeaders: ['Authorization', 'Content-Type', 'DPoP'],
-    // What a script must read to handle a refusal: the Bearer or DPoP challenge, a DPoP nonce and the limits' headers.
-    exposedHeaders: ['WWW-Authenticate', 'DPoP-Nonce', 'Retry-After', 'RateLimit', 'RateLimit-Policy'],
+    // What a script must read to handle a refusal: the Bearer or DPoP challenge, a DPoP nonce, the limits' headers, and
+    // the request id to report.
+    exposedHeaders: ['WWW-Authenticate', 'DPoP-Nonce', 'Retry-After', 'RateLimit', 'RateLimit-Policy', 'X-Request-Id'],
     maxAge: 600
   })
 }

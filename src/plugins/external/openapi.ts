@@ -16,7 +16,7 @@ export interface OpenApiOptions {
 }
 
 /** The routes that issue tokens from a body credential (a proof there binds them): app.dpopTokenRequest runs on them. */
-const TOKEN_OPERATIONS = new Set(['register', 'login', 'refreshTokens'])
+const TOKEN_OPERATIONS = new Set(['register', 'login', 'refreshTokens', 'verifyMfa'])
 
 const DPOP_HEADER = {
   type: 'string',

@@ -11,6 +11,7 @@ import { clientNetwork } from '../../lib/client-network'
 import { normalizeEmail } from '../../lib/email'
 import { Problems } from '../../lib/problem'
 import { createRedisClient } from '../../lib/redis'
+import { noMetrics, type Metrics } from '../../metrics/metrics'
 
 /**
  * password-check: the routes that take the current password (change it, delete the account). mfa: the routes that
@@ -34,6 +35,8 @@ export interface RateLimitOptions {
   rules: Config['rateLimits']
   /** Redis for counters shared across instances; without it each instance counts in memory. */
   redisUrl: string | undefined
+  /** tessera_rate_limited_total; default nothing. */
+  metrics?: Metrics
 }
 
 interface Limit {
@@ -164,7 +167,8 @@ async function rateLimitPlugin (app: FastifyInstance, opts: RateLimitOptions): P
     }
   }
 
-  const enforce = (limits: readonly Limit[]) => async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+  const metrics = opts.metrics ?? noMetrics
+  const enforce = (scope: RateLimitScope, limits: readonly Limit[]) => async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const policies: string[] = []
     const states: string[] = []
     let exceeded: { name: string, retryAfter: number } | null = null
@@ -183,6 +187,7 @@ async function rateLimitPlugin (app: FastifyInstance, opts: RateLimitOptions): P
       reply.header('ratelimit', states.join(', '))
     }
     if (exceeded !== null) {
+      metrics.rateLimited(scope, exceeded.name)
       throw Problems.rateLimited(exceeded.name, exceeded.retryAfter)
     }
   }
@@ -193,7 +198,7 @@ async function rateLimitPlugin (app: FastifyInstance, opts: RateLimitOptions): P
     const scope = route.config?.rateLimitScope
     if (scope === undefined) return
     const own = route.preHandler === undefined ? [] : Array.isArray(route.preHandler) ? route.preHandler : [route.preHandler]
-    route.preHandler = [enforce(scopes[scope]), ...own]
+    route.preHandler = [enforce(scope, scopes[scope]), ...own]
   })
 }
 

@@ -1,6 +1,8 @@
 // /v1/auth: register, login, refresh (rotating, with reuse detection), logout (this session, the others, all) and whoami.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Problems } from '../../lib/problem'
+import type { Metrics } from '../../metrics/metrics'
+import { counted as countedAs, loginResult, refreshResult } from '../../metrics/outcomes'
 import { toUser } from '../../schemas/user'
 import { AuthResultSchema, LoginBodySchema, RefreshBodySchema, RegisterBodySchema, WhoamiSchema } from '../../schemas/auth'
 import {
@@ -12,7 +14,7 @@ import type { SessionService } from '../../services/session-service'
 import { LoginResultSchema } from '../../schemas/mfa'
 import { signInClient } from '../sign-in-client'
 
-export interface AuthRoutesOptions { accounts: AccountService, sessions: SessionService }
+export interface AuthRoutesOptions { accounts: AccountService, sessions: SessionService, metrics: Metrics }
 
 /** Where the logout routes say what ending a session does to the tokens already out. */
 const ENDED_SESSION_TOKENS = 'Refresh tokens of an ended session are refused at once (ERR_REFRESH_TOKEN_REVOKED). Its access tokens: in the ' +
@@ -22,7 +24,9 @@ const ENDED_SESSION_TOKENS = 'Refresh tokens of an ended session are refused at 
 
 export const authResult = ({ user, tokens }: SignedIn) => ({ user: toUser(user), ...tokens })
 
-const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, { accounts, sessions }) => {
+const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, { accounts, sessions, metrics }) => {
+  const countLogin = (result: Parameters<Metrics['login']>[0]): void => { metrics.login(result) }
+  const countRefresh = (result: Parameters<Metrics['refresh']>[0]): void => { metrics.refresh(result) }
   app.post('/register', {
     config: { rateLimitScope: 'register' },
     preHandler: app.dpopTokenRequest,
@@ -79,7 +83,8 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, { a
     }
   }, async (request, reply) => {
     const { deviceName, ...input } = request.body
-    const result = await accounts.login(input, signInClient(request, deviceName))
+    const result = await countedAs(countLogin, loginResult, accounts.login(input, signInClient(request, deviceName)),
+      (answer) => 'mfaRequired' in answer ? 'mfa_required' : 'success')
     return reply.header('cache-control', 'no-store').send('mfaRequired' in result ? result : authResult(result))
   })
 
@@ -118,9 +123,11 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, { a
       }
     }
   }, async (request, reply) => {
-    const claims = await app.tokens.verify('refresh', request.body.refreshToken)
-    app.checkRefreshBinding(claims.cnf, request)
-    const signedIn = await accounts.refresh(claims, signInClient(request))
+    const signedIn = await countedAs(countRefresh, refreshResult,
+      app.tokens.verify('refresh', request.body.refreshToken).then(async (claims) => {
+        app.checkRefreshBinding(claims.cnf, request)
+        return await accounts.refresh(claims, signInClient(request))
+      }))
     return reply.header('cache-control', 'no-store').send(authResult(signedIn))
   })
 
@@ -135,7 +142,7 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, { a
       response: { 204: noContent('Every session of the user has ended'), ...bearerProblems, ...unavailable }
     }
   }, async (request, reply) => {
-    await accounts.logoutAll(request.auth!.sub)
+    await accounts.logoutAll(request.auth!.sub, { ...(request.auth!.sid !== undefined ? { sid: request.auth!.sid } : {}), client: signInClient(request) })
     return reply.code(204).send()
   })
 
@@ -150,7 +157,7 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, { a
       response: { 204: noContent('This session has ended'), ...bearerProblems, ...unavailable }
     }
   }, async (request, reply) => {
-    await sessions.logout(request.auth!)
+    await sessions.logout(request.auth!, signInClient(request))
     return reply.code(204).send()
   })
 
@@ -165,7 +172,7 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, { a
       response: { 204: noContent('Every other session of the user has ended'), ...bearerProblems, ...unavailable }
     }
   }, async (request, reply) => {
-    await sessions.logoutOthers(request.auth!)
+    await sessions.logoutOthers(request.auth!, signInClient(request))
     return reply.code(204).send()
   })
 

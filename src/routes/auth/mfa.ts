@@ -3,7 +3,9 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Problems } from '../../lib/problem'
 import { AuthResultSchema } from '../../schemas/auth'
 import { VerifyBodySchema } from '../../schemas/mfa'
-import { bodyProblems, counted, ExampleProblems, noSecurity, problemResponse, rateLimited, tokenResponse, unavailable } from '../../schemas/responses'
+import {
+  bodyProblems, counted, ExampleProblems, noSecurity, problemResponse, rateLimited, tokenRequestBadRequest, tokenResponse, unavailable
+} from '../../schemas/responses'
 import type { MfaService } from '../../services/mfa-service'
 import { signInClient } from '../sign-in-client'
 import { authResult } from './index'
@@ -19,6 +21,8 @@ const mfaVerifyRoutes: FastifyPluginAsyncTypebox<MfaVerifyRoutesOptions> = async
       const token = (request.body as { mfaToken?: unknown } | null | undefined)?.mfaToken
       if (typeof token === 'string') request.mfaClaims = await app.tokens.verify('mfa', token)
     },
+    // A DPoP proof here binds the session's tokens to the client's key, as at login (DPOP=required: one must come).
+    preHandler: app.dpopTokenRequest,
     schema: {
       operationId: 'verifyMfa',
       tags: ['auth'],
@@ -37,7 +41,7 @@ const mfaVerifyRoutes: FastifyPluginAsyncTypebox<MfaVerifyRoutesOptions> = async
             Problems.mfaCodeInvalid(), Problems.mfaTokenInvalid()
           ]),
           200: tokenResponse(AuthResultSchema, 'Tokens for a new session'),
-          400: problemResponse('Invalid body: exactly one of `code` (6 digits) and `recoveryCode` with the mfaToken', [
+          ...tokenRequestBadRequest('Invalid body: exactly one of `code` (6 digits) and `recoveryCode` with the mfaToken; or DPoP proof refused', [
             ExampleProblems.invalidBody, ExampleProblems.malformedJson
           ]),
           403: problemResponse('The account was disabled since the password step', [Problems.accountDisabled()]),

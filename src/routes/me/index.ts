@@ -11,22 +11,25 @@ import {
 import { toUser } from '../../schemas/user'
 import type { AccountService } from '../../services/account-service'
 import type { MfaService } from '../../services/mfa-service'
+import type { SecurityEvents } from '../../services/security-events'
 import type { SessionService } from '../../services/session-service'
 import { noStore } from '../no-store'
 import { signInClient } from '../sign-in-client'
 import meMfaRoutes from './mfa'
+import meSecurityEventsRoutes from './security-events'
 import meSessionsRoutes from './sessions'
 
-export interface MeRoutesOptions { accounts: AccountService, sessions: SessionService, mfa: MfaService }
+export interface MeRoutesOptions { accounts: AccountService, sessions: SessionService, mfa: MfaService, events: SecurityEvents }
 
 const wrongPassword = { 403: problemResponse('The password given is not the current one (ERR_WRONG_PASSWORD)', [Problems.wrongPassword()]) }
 const userRef = Type.Ref('User')
 
-const meRoutes: FastifyPluginAsyncTypebox<MeRoutesOptions> = async (app, { accounts, sessions, mfa }) => {
+const meRoutes: FastifyPluginAsyncTypebox<MeRoutesOptions> = async (app, { accounts, sessions, mfa, events }) => {
   app.addHook('onRequest', app.authenticate)
   app.addHook('onSend', noStore)
   await app.register(meSessionsRoutes, { sessions })
   await app.register(meMfaRoutes, { mfa })
+  await app.register(meSecurityEventsRoutes, { events })
 
   app.get('/', {
     schema: {

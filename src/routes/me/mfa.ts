@@ -1,12 +1,14 @@
 // /v1/me/mfa: the caller's two-factor sign-in (enrol, confirm, new recovery codes, turn off). Registered inside
 // /v1/me (Bearer, no-store).
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyRequest } from 'fastify'
 import { Problems } from '../../lib/problem'
 import { CodeBodySchema, EnrolBodySchema, EnrolmentSchema, RecoveryCodesSchema, SecondFactorBodySchema } from '../../schemas/mfa'
 import {
   bearerBodyProblems, bearerSecurity, bearerUnauthorized, counted, jsonResponse, noContent, personal, problemResponse, rateLimited, unavailable
 } from '../../schemas/responses'
 import type { MfaService } from '../../services/mfa-service'
+import { signInClient } from '../sign-in-client'
 
 export interface MeMfaRoutesOptions { mfa: MfaService }
 
@@ -16,7 +18,7 @@ const codeInvalid = bearerUnauthorized(
 const ENDS_OTHERS = 'Every other session of the user ends (its refresh tokens are refused at once); this one goes on.'
 
 const meMfaRoutes: FastifyPluginAsyncTypebox<MeMfaRoutesOptions> = async (app, { mfa }) => {
-  const caller = (auth: { sid?: string }) => auth.sid === undefined ? {} : { sid: auth.sid }
+  const caller = (request: FastifyRequest) => ({ ...(request.auth!.sid === undefined ? {} : { sid: request.auth!.sid }), client: signInClient(request) })
 
   // Shares the password change's counters: it answers whether a guessed password is right.
   app.post('/mfa/totp', {
@@ -65,7 +67,7 @@ const meMfaRoutes: FastifyPluginAsyncTypebox<MeMfaRoutesOptions> = async (app, {
       })
     }
   }, async (request) => {
-    return { recoveryCodes: await mfa.confirm(request.auth!.sub, request.body.code, caller(request.auth!)) }
+    return { recoveryCodes: await mfa.confirm(request.auth!.sub, request.body.code, caller(request)) }
   })
 
   app.post('/mfa/recovery-codes', {
@@ -112,7 +114,7 @@ const meMfaRoutes: FastifyPluginAsyncTypebox<MeMfaRoutesOptions> = async (app, {
       })
     }
   }, async (request, reply) => {
-    await mfa.disable(request.auth!.sub, request.body, caller(request.auth!))
+    await mfa.disable(request.auth!.sub, request.body, caller(request))
     return reply.code(204).send()
   })
 }

@@ -4,6 +4,7 @@ import { Problems } from '../../lib/problem'
 import { bearerBadRequest, bearerProblems, bearerSecurity, jsonResponse, noContent, personal, problemResponse, unavailable } from '../../schemas/responses'
 import { SessionIdParamsSchema, SessionListSchema } from '../../schemas/sessions'
 import type { SessionService } from '../../services/session-service'
+import { signInClient } from '../sign-in-client'
 
 export interface MeSessionsRoutesOptions { sessions: SessionService }
 
@@ -41,7 +42,7 @@ const meSessionsRoutes: FastifyPluginAsyncTypebox<MeSessionsRoutesOptions> = asy
       })
     }
   }, async (request, reply) => {
-    await sessions.end(request.auth!.sub, request.params.id)
+    await sessions.end(request.auth!.sub, request.params.id, signInClient(request))
     return reply.code(204).send()
   })
 }

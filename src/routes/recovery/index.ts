@@ -9,6 +9,7 @@ import {
 import type { AccountService } from '../../services/account-service'
 import type { RecoveryService } from '../../services/recovery-service'
 import type { UserRecord } from '../../store/user-store'
+import { signInClient } from '../sign-in-client'
 
 export interface RecoveryRoutesOptions { accounts: AccountService, recovery: RecoveryService }
 
@@ -69,7 +70,7 @@ const recoveryRoutes: FastifyPluginAsyncTypebox<RecoveryRoutesOptions> = async (
     }
   }, async (request, reply) => {
     const claims = await app.tokens.verify('reset', request.body.token)
-    await recovery.resetPassword(claims, request.body.newPassword)
+    await recovery.resetPassword(claims, request.body.newPassword, signInClient(request))
     return reply.code(204).send()
   })
 
@@ -91,7 +92,7 @@ const recoveryRoutes: FastifyPluginAsyncTypebox<RecoveryRoutesOptions> = async (
     }
   }, async (request, reply) => {
     const claims = await app.tokens.verify('verify', request.body.token)
-    await recovery.verifyEmail(claims)
+    await recovery.verifyEmail(claims, signInClient(request))
     return reply.code(204).send()
   })
 

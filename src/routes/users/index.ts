@@ -11,6 +11,7 @@ import { AdminPatchBodySchema, LIST_LIMIT_DEFAULT, ListUsersQuerySchema, UserIdP
 import { invalidCursor, type AdminService } from '../../services/admin-service'
 import { noStore } from '../no-store'
 import userMfaRoutes from './mfa'
+import { signInClient } from '../sign-in-client'
 import userSessionsRoutes from './sessions'
 
 export interface UsersRoutesOptions { admin: AdminService }
@@ -67,7 +68,7 @@ const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async (app, {
       response: personal({ 200: jsonResponse(Type.Ref('User'), 'The updated user'), ...bearerBodyProblems, ...forbiddenProblem, ...unavailable, ...notFound, ...lastAdmin })
     }
   }, async (request) => {
-    return toUser(await admin.updateUser(request.params.id, request.body))
+    return toUser(await admin.updateUser(request.params.id, request.body, { id: request.auth!.sub, client: signInClient(request) }))
   })
 
   app.delete('/:id', {
@@ -76,7 +77,7 @@ const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async (app, {
       response: personal({ 204: noContent('Deleted'), ...adminProblems, ...badId, ...notFound, ...lastAdmin })
     }
   }, async (request, reply) => {
-    await admin.deleteUser(request.params.id)
+    await admin.deleteUser(request.params.id, { id: request.auth!.sub, client: signInClient(request) })
     return reply.code(204).send()
   })
 }

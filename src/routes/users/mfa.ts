@@ -7,6 +7,7 @@ import {
 } from '../../schemas/responses'
 import { UserIdParamsSchema } from '../../schemas/users'
 import type { AdminService } from '../../services/admin-service'
+import { signInClient } from '../sign-in-client'
 
 export interface UserMfaRoutesOptions { admin: AdminService }
 
@@ -33,7 +34,7 @@ const userMfaRoutes: FastifyPluginAsyncTypebox<UserMfaRoutesOptions> = async (ap
       })
     }
   }, async (request, reply) => {
-    await admin.resetMfa(request.params.id)
+    await admin.resetMfa(request.params.id, { id: request.auth!.sub, client: signInClient(request) })
     return reply.code(204).send()
   })
 }

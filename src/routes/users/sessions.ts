@@ -8,6 +8,9 @@ import {
 import { SessionListSchema } from '../../schemas/sessions'
 import { UserIdParamsSchema } from '../../schemas/users'
 import type { AdminService } from '../../services/admin-service'
+import { SECURITY_EVENTS_LIMIT_DEFAULT, SecurityEventListSchema, SecurityEventsQuerySchema } from '../../schemas/security-events'
+import { invalidEventsCursor, SECURITY_EVENTS_DESCRIPTION } from '../me/security-events'
+import { signInClient } from '../sign-in-client'
 
 export interface UserSessionsRoutesOptions { admin: AdminService }
 
@@ -48,8 +51,30 @@ const userSessionsRoutes: FastifyPluginAsyncTypebox<UserSessionsRoutesOptions> =
       response: personal({ 204: noContent('Every session of the user has ended'), ...responses })
     }
   }, async (request, reply) => {
-    await admin.endSessions(request.params.id)
+    await admin.endSessions(request.params.id, { id: request.auth!.sub, client: signInClient(request) })
     return reply.code(204).send()
+  })
+
+  app.get('/:id/security-events', {
+    schema: {
+      operationId: 'listUserSecurityEvents',
+      tags: ['users'],
+      summary: 'A user\'s security activity, newest first (keyset pagination)',
+      description: SECURITY_EVENTS_DESCRIPTION,
+      security: bearerSecurity(),
+      params: UserIdParamsSchema,
+      querystring: SecurityEventsQuerySchema,
+      response: personal({
+        200: jsonResponse(SecurityEventListSchema, 'A page of the user\'s events'),
+        ...responses,
+        // One example per code: the cursor's stands for an invalid id too.
+        ...bearerBadRequest('Malformed Authorization header (error="invalid_request"), or invalid id or query (limit, cursor)', [invalidEventsCursor])
+      })
+    }
+  }, async (request) => {
+    const { limit = SECURITY_EVENTS_LIMIT_DEFAULT, cursor } = request.query
+    const page = await admin.listSecurityEvents(request.params.id, { limit, ...(cursor !== undefined ? { cursor } : {}) })
+    return { items: page.events, nextCursor: page.nextCursor }
   })
 }
 

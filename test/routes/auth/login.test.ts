@@ -67,7 +67,8 @@ t.test('every bad credential gets the same 401, the same body, the same headers 
   for (const c of cases) {
     await t.test(c.name, async (t) => {
       const before = ctx.hasher.verifications
-      const res = await ctx.app.inject({ method: 'POST', url: URL, payload: { email: c.email, password: c.password } })
+      // One request id for all: it is echoed, and would be the only difference.
+      const res = await ctx.app.inject({ method: 'POST', url: URL, payload: { email: c.email, password: c.password }, headers: { 'x-request-id': 'same-for-every-case' } })
       t.equal(ctx.hasher.verifications - before, 1, 'exactly one argon2 verify')
       assertProblem(t, res, 401, 'ERR_INVALID_CREDENTIALS')
       t.notOk(res.headers['www-authenticate'], 'not a Bearer challenge')
@@ -87,9 +88,11 @@ t.test('a disabled account: 403 only with the right password, 401 otherwise', as
   assertProblem(t, right, 403, 'ERR_ACCOUNT_DISABLED')
   t.equal(right.headers['cache-control'], undefined, 'no tokens, nothing to protect')
 
-  const wrong = await ctx.app.inject({ method: 'POST', url: URL, payload: { email: 'alice@example.com', password: 'not the password at all' } })
+  // One request id for both: it is echoed, and would be the only difference.
+  const headers = { 'x-request-id': 'same-for-both' }
+  const wrong = await ctx.app.inject({ method: 'POST', url: URL, payload: { email: 'alice@example.com', password: 'not the password at all' }, headers })
   assertProblem(t, wrong, 401, 'ERR_INVALID_CREDENTIALS')
-  const unknown = await ctx.app.inject({ method: 'POST', url: URL, payload: { email: 'nobody@example.com', password: 'not the password at all' } })
+  const unknown = await ctx.app.inject({ method: 'POST', url: URL, payload: { email: 'nobody@example.com', password: 'not the password at all' }, headers })
   t.equal(wrong.body, unknown.body, 'a stranger cannot tell a disabled account from none')
 })
 
