@@ -280,3 +280,28 @@ t.test('second-step refusals: a disabled account, a body with both or neither fa
   await ctx.store.update(user.id, { disabled: false })
   t.equal((await verify(ctx.app, { mfaToken, code })).statusCode, 200, 'nothing was spent by the refusals')
 })
+
+t.test('the security history records two-factor changes and second-factor sign-ins', async (t) => {
+  if (!await requireService(t, 'oathtool')) return
+  const ctx = await build(t)
+  const alice = await register(ctx.app)
+  const { secret } = await enrol(t, ctx, alice.accessToken)
+  const { mfaToken } = await challenge(t, ctx.app)
+  const signedIn = (await verify(ctx.app, { mfaToken, code: oathtool(secret, ctx.clock.now()) })).json<AuthResultBody>()
+  ctx.clock.advance(STEP_MS)
+  const off = await ctx.app.inject({ method: 'DELETE', url: '/v1/me/mfa', headers: bearer(signedIn.accessToken), payload: { code: oathtool(secret, ctx.clock.now()) } })
+  t.equal(off.statusCode, 204, off.body)
+  const again = await register(ctx.app, 'bob@example.com')
+  const bob = await enrol(t, ctx, again.accessToken)
+  t.ok(bob.secret)
+  const admin = await registerAdmin(ctx)
+  t.equal((await ctx.app.inject({ method: 'DELETE', url: `/v1/users/${again.user.id}/mfa`, headers: bearer(admin.accessToken) })).statusCode, 204)
+
+  const events = async (id: string) => (await ctx.store.listSecurityEvents(id, { limit: 20 })).map((e) => ({ type: e.type, detail: e.detail, sessionId: e.sessionId, actorId: e.actorId }))
+  const aliceEvents = await events(alice.user.id)
+  t.match(aliceEvents.find((e) => e.type === 'mfa_enabled'), { sessionId: alice.sessionId }, 'enrolment, from the session that enrolled')
+  t.match(aliceEvents.find((e) => e.type === 'login_succeeded' && e.detail === 'second factor'), { sessionId: signedIn.sessionId }, 'the sign-in finished with a code')
+  t.match(aliceEvents.find((e) => e.type === 'mfa_disabled'), { sessionId: signedIn.sessionId }, 'turned off by its owner')
+  t.notOk(aliceEvents.some((e) => e.type === 'login_succeeded' && e.sessionId === null), 'the password step alone records no sign-in')
+  t.match((await events(again.user.id)).find((e) => e.type === 'admin_mfa_reset'), { actorId: admin.user.id }, 'the reset names the administrator')
+})
