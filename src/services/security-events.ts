@@ -4,6 +4,7 @@ import type { Clock } from '../clock'
 import { Errors, type TesseraError } from '../errors'
 import { clientAddress } from '../lib/client-network'
 import { deviceLabel } from '../lib/device-label'
+import { PeriodicPurge } from '../lib/periodic-purge'
 import type { SecurityEventRecord, SecurityEventType, UserStore } from '../store/user-store'
 import type { SignInClient } from './session-service'
 
@@ -68,9 +69,19 @@ const view = (e: SecurityEventRecord): SecurityEventView => ({
 })
 
 export class SecurityEvents {
-  private lastPurge = Number.NEGATIVE_INFINITY
+  private readonly purge: PeriodicPurge
 
-  constructor (private readonly deps: SecurityEventsDeps) {}
+  constructor (private readonly deps: SecurityEventsDeps) {
+    this.purge = new PeriodicPurge({
+      clock: deps.clock,
+      intervalMs: PURGE_INTERVAL_MS,
+      batch: PURGE_BATCH,
+      keepSeconds: deps.retention,
+      purge: async (before, batch) => await deps.store.purgeSecurityEvents(before, batch),
+      log: deps.log,
+      failure: 'could not purge old security events; will retry'
+    })
+  }
 
   /**
    * Best effort, awaited: the action it records has already happened (a session was created, a password changed),
@@ -93,7 +104,7 @@ export class SecurityEvents {
       this.deps.log.warn({ userId, type, err: err instanceof Error ? err.message : String(err) }, 'could not record a security event')
       return
     }
-    this.purgeNowAndThen()
+    this.purge.maybeRun()
   }
 
   /** A user's events, newest first, a page at a time (keyset on the time-ordered id). */
@@ -103,22 +114,5 @@ export class SecurityEvents {
     const rows = await this.deps.store.listSecurityEvents(userId, { limit: query.limit + 1, ...(before !== undefined ? { before } : {}) })
     const events = rows.slice(0, query.limit)
     return { events: events.map(view), nextCursor: rows.length > query.limit ? encodeCursor(events[events.length - 1].id) : null }
-  }
-
-  /** Opportunistic, like the session purge: nothing waits for it, a failure is retried at a later write. */
-  private purgeNowAndThen (): void {
-    const now = this.deps.clock.now()
-    if (now - this.lastPurge < PURGE_INTERVAL_MS) return
-    this.lastPurge = now
-    const before = new Date(now - this.deps.retention * 1000)
-    const purge = async (): Promise<void> => {
-      let deleted: number
-      do deleted = await this.deps.store.purgeSecurityEvents(before, PURGE_BATCH)
-      while (deleted === PURGE_BATCH)
-    }
-    purge().catch((err: unknown) => {
-      this.deps.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not purge old security events; will retry')
-      this.lastPurge = Number.NEGATIVE_INFINITY
-    })
   }
 }

@@ -1,6 +1,7 @@
 // Sessions: one per sign-in, a refresh is a compare-and-set on its counter (reuse detection, RFC 9700 §4.14.2), listed
 // and ended by their owner or an administrator. Read at sign-in, refresh and logout only, never by the access-token check.
 import { clientAddress } from '../lib/client-network'
+import { PeriodicPurge } from '../lib/periodic-purge'
 import { deviceLabel } from '../lib/device-label'
 import { newSessionId } from '../lib/ids'
 import { Errors } from '../errors'
@@ -66,9 +67,23 @@ const PURGE_BATCH = 1000
 const revoked = (detail = 'The session was logged out'): Error => Errors.invalidRefreshToken('ERR_REFRESH_TOKEN_REVOKED', detail)
 
 export class SessionService {
-  private lastPurge = Number.NEGATIVE_INFINITY
+  /**
+   * Only rows that ended or expired a token lifetime ago go: no token of theirs can still be valid, so forgetting them
+   * revives nothing.
+   */
+  private readonly purge: PeriodicPurge
 
-  constructor (private readonly deps: SessionServiceDeps) {}
+  constructor (private readonly deps: SessionServiceDeps) {
+    this.purge = new PeriodicPurge({
+      clock: deps.clock,
+      intervalMs: PURGE_INTERVAL_MS,
+      batch: PURGE_BATCH,
+      keepSeconds: deps.tokenLifetime,
+      purge: async (before, batch) => await deps.store.purgeSessions(before, batch),
+      log: deps.log,
+      failure: 'could not purge past sessions; will retry'
+    })
+  }
 
   /** A sign-in (login, registration, or a refresh token from before sessions were recorded): a new session, counter 0. */
   async start (user: UserRecord, authTime: number, client: SignInClient, amr?: readonly string[]): Promise<SignedIn> {
@@ -80,7 +95,7 @@ export class SessionService {
       deviceName: client.deviceName ?? deviceLabel(client.userAgent),
       ip: client.ip === undefined ? null : clientAddress(client.ip)
     }, { maxPerUser: this.deps.maxPerUser })
-    this.purgeNowAndThen()
+    this.purge.maybeRun()
     return this.issue(user, session, client, amr)
   }
 
@@ -97,7 +112,7 @@ export class SessionService {
     const result = await this.deps.store.rotateSession(claims.sid, claims.ctr, { ip, now: new Date(now) })
     switch (result.outcome) {
       case 'rotated':
-        this.purgeNowAndThen()
+        this.purge.maybeRun()
         return this.issue(user, result.session, client, claims.amr)
       case 'stale': {
         const session = result.session
@@ -234,25 +249,5 @@ export class SessionService {
       if (known !== null && known.endedAt !== null) throw revoked()
     }
     return await this.start(user, claims.auth_time, client)
-  }
-
-  /**
-   * Opportunistic: a failed purge is retried at a later sign-in; nothing waits for it. Only rows that ended or expired
-   * a token lifetime ago go: no token of theirs can still be valid, so forgetting them revives nothing.
-   */
-  private purgeNowAndThen (): void {
-    const now = this.deps.clock.now()
-    if (now - this.lastPurge < PURGE_INTERVAL_MS) return
-    this.lastPurge = now
-    const before = new Date(now - this.deps.tokenLifetime * 1000)
-    const purge = async (): Promise<void> => {
-      let deleted: number
-      do deleted = await this.deps.store.purgeSessions(before, PURGE_BATCH)
-      while (deleted === PURGE_BATCH)
-    }
-    purge().catch((err: unknown) => {
-      this.deps.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not purge past sessions; will retry')
-      this.lastPurge = Number.NEGATIVE_INFINITY
-    })
   }
 }

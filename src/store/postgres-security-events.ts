@@ -1,34 +1,14 @@
 // The PostgreSQL store's security events (SecurityEventStore): methods spread into createPostgresStore.
 import type { Pool } from 'pg'
 import { newId } from '../lib/ids'
-import type { SecurityEventRecord, SecurityEventStore, SecurityEventType } from './security-event-store'
+import { eventFromRow, type SecurityEventColumns, type SecurityEventRecord, type SecurityEventStore } from './security-event-store'
 
 const EVENT_COLUMNS = 'id, user_id, type, created_at, ip, device_name, session_id, actor_id, detail'
 
 // A type alias, not an interface: pg's row type parameter needs an index-signature-compatible type.
-type EventRow = {
-  id: string
-  user_id: string
-  type: string
-  created_at: Date
-  ip: string | null
-  device_name: string | null
-  session_id: string | null
-  actor_id: string | null
-  detail: string | null
-}
+type EventRow = SecurityEventColumns & { created_at: Date }
 
-const toEvent = (row: EventRow): SecurityEventRecord => ({
-  id: row.id,
-  userId: row.user_id,
-  type: row.type as SecurityEventType,
-  createdAt: row.created_at,
-  ip: row.ip,
-  deviceName: row.device_name,
-  sessionId: row.session_id,
-  actorId: row.actor_id,
-  detail: row.detail
-})
+const toEvent = (row: EventRow): SecurityEventRecord => eventFromRow(row, row.created_at)
 
 export function securityEventMethods (pool: Pool, now: () => string, run: <T>(fn: () => Promise<T>) => Promise<T>): SecurityEventStore {
   return {

@@ -62,3 +62,27 @@ export interface SecurityEventStore {
   /** Delete at most `batchSize` events created strictly before `before`; returns how many went. */
   purgeSecurityEvents (before: Date, batchSize: number): Promise<number>
 }
+
+/** A security_events row as both stores read it; `created_at` is left to each (a Date from pg, text from SQLite). */
+export interface SecurityEventColumns {
+  id: string
+  user_id: string
+  type: string
+  ip: string | null
+  device_name: string | null
+  session_id: string | null
+  actor_id: string | null
+  detail: string | null
+}
+
+export const eventFromRow = (row: SecurityEventColumns, createdAt: Date): SecurityEventRecord => ({
+  id: row.id,
+  userId: row.user_id,
+  type: row.type as SecurityEventType,
+  createdAt,
+  ip: row.ip,
+  deviceName: row.device_name,
+  sessionId: row.session_id,
+  actorId: row.actor_id,
+  detail: row.detail
+})

@@ -1,31 +1,11 @@
 // The SQLite store's security events (SecurityEventStore): statements and methods, spread into createSqliteStore.
 import type Database from 'better-sqlite3'
 import { newId } from '../lib/ids'
-import type { SecurityEventRecord, SecurityEventStore, SecurityEventType } from './security-event-store'
+import { eventFromRow, type SecurityEventColumns, type SecurityEventRecord, type SecurityEventStore } from './security-event-store'
 
-interface EventRow {
-  id: string
-  user_id: string
-  type: string
-  created_at: string
-  ip: string | null
-  device_name: string | null
-  session_id: string | null
-  actor_id: string | null
-  detail: string | null
-}
+type EventRow = SecurityEventColumns & { created_at: string }
 
-const toEvent = (row: EventRow): SecurityEventRecord => ({
-  id: row.id,
-  userId: row.user_id,
-  type: row.type as SecurityEventType,
-  createdAt: new Date(row.created_at),
-  ip: row.ip,
-  deviceName: row.device_name,
-  sessionId: row.session_id,
-  actorId: row.actor_id,
-  detail: row.detail
-})
+const toEvent = (row: EventRow): SecurityEventRecord => eventFromRow(row, new Date(row.created_at))
 
 export function prepareSecurityEventStatements (db: Database.Database) {
   return {
