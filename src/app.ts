@@ -4,6 +4,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import type { Config } from './config'
 import { wellFormedInput } from './lib/well-formed-input'
 import authPlugin from './plugins/auth'
+import drain from './plugins/drain'
 import cors from './plugins/external/cors'
 import openApi from './plugins/external/openapi'
 import rateLimit from './plugins/external/rate-limit'
@@ -39,6 +40,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   const { clock, keys, revocations, accounts, admin, recovery, sessions } = services
 
   await app.register(problemsPlugin, { realm: REALM })
+  await app.register(drain)
   await app.register(securityHeaders)
   await app.register(cors, { origins: config.corsOrigins })
   if (config.rateLimit) await app.register(rateLimit, { rules: config.rateLimits, redisUrl: config.redisUrl })

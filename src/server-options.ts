@@ -93,6 +93,8 @@ export function serverOptions (config: Config, overrides: ServerOverrides = {}):
     frameworkErrors: frameworkErrorHandler(REALM),
     bodyLimit: BODY_LIMIT,
     trustProxy: config.trustProxy,
+    // While closing, src/plugins/drain.ts answers with our problem (Retry-After, Connection: close) instead.
+    return503OnClosing: false,
     routerOptions: { maxParamLength: 128 }
   }
 }

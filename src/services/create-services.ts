@@ -9,6 +9,7 @@ import { Outbox } from '../mail/outbox'
 import type { RevocationBus } from '../revocation/revocation-bus'
 import { createRevocations, type Revocations } from '../revocation/revocations'
 import { createStore } from '../store/create-store'
+import { OutageLog, watchOutages } from '../store/outage-log'
 import type { UserStore } from '../store/user-store'
 import { LinkTokenIssuer } from '../tokens/link-tokens'
 import { longestTokenLifetime, TokenIssuer, tokenSettings } from '../tokens/token-issuer'
@@ -62,7 +63,8 @@ export async function createServices (config: Config, deps: ServiceOverrides & {
     for (const closer of [...closers].reverse()) await closer()
   }
   try {
-    const store = deps.store ?? createStore(config.databaseUrl, clock, log)
+    // Every part below reaches the store through this view, so an outage is logged once, however many calls it refuses.
+    const store = watchOutages(deps.store ?? createStore(config.databaseUrl, clock, log), new OutageLog(log, clock))
     closers.push(() => store.close())
     await store.migrate()
 

@@ -5,7 +5,7 @@ import { deviceLabel } from '../lib/device-label'
 import { newSessionId } from '../lib/ids'
 import { Errors } from '../errors'
 import type { Revocations } from '../revocation/revocations'
-import type { SessionEndReason, SessionRecord, UserRecord, UserStore } from '../store/user-store'
+import { StoreUnavailableError, type SessionEndReason, type SessionRecord, type UserRecord, type UserStore } from '../store/user-store'
 import type { Clock } from '../clock'
 import type { RefreshClaims } from '../tokens/claims'
 import type { IssuedTokens, TokenIssuer } from '../tokens/token-issuer'
@@ -232,7 +232,10 @@ export class SessionService {
       while (deleted === PURGE_BATCH)
     }
     purge().catch((err: unknown) => {
-      this.deps.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not purge past sessions; will retry')
+      // A store outage is logged once, by src/store/outage-log.ts.
+      if (!(err instanceof StoreUnavailableError)) {
+        this.deps.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not purge past sessions; will retry')
+      }
       this.lastPurge = Number.NEGATIVE_INFINITY
     })
   }
