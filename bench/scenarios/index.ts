@@ -5,7 +5,11 @@ import { loginStorm } from './login-storm'
 import { memory } from './memory'
 import { peers } from './peers'
 import { revocation } from './revocation'
+import { soak } from './soak'
 import { tokenSize } from './token-size'
 import { verification } from './verification'
 
-export const SCENARIOS: Scenario[] = [verification, peers, memory, loginStorm, tokenSize, coldStart, revocation]
+export const SCENARIOS: Scenario[] = [verification, peers, memory, loginStorm, tokenSize, coldStart, revocation, soak]
+
+/** What a plain `npm run bench` runs: every scenario but the opt-in ones. */
+export const DEFAULT_SCENARIOS: Scenario[] = SCENARIOS.filter((s) => s.optIn !== true)
