@@ -24,6 +24,11 @@ const SAMPLE_EVERY_S = 15
 const CLIENTS = 8
 /** Accounts a client keeps tokens for; older ones are forgotten by the client, not by the server. */
 const ACCOUNTS_PER_CLIENT = 100
+/**
+ * JWT_VERIFY_CACHE and REVOCATION_CACHE_SIZE for the run: small enough that both caches are full before the warm-up
+ * ends (about 15 new tokens a second), so a slope after it is growth no bound stops, not a bounded cache still filling.
+ */
+const CACHE_BOUND = 500
 const MB = 2 ** 20
 const PER_10_MIN = 600
 
@@ -90,8 +95,36 @@ function pick (random: () => number): Action {
   return 'whoami'
 }
 
+/**
+ * Lets the clients be held while the servers are sampled: a reading taken with hashes in flight would count their
+ * 19 MiB buffers (four at once), which is load, not retention.
+ */
+class Gate {
+  private held: Promise<void> | null = null
+  private release = (): void => {}
+  private busy = 0
+  private idle = (): void => {}
+  /** Resolves once the gate is open, the caller counted as in flight (leave() when done). */
+  async pass (): Promise<void> {
+    for (;;) {
+      while (this.held !== null) await this.held
+      this.busy++
+      if (this.held === null) return
+      this.leave()
+    }
+  }
+
+  leave (): void { if (--this.busy === 0) this.idle() }
+  /** Hold new requests and wait for those in flight. */
+  async close (): Promise<void> {
+    this.held = new Promise((resolve) => { this.release = resolve })
+    if (this.busy > 0) await new Promise<void>((resolve) => { this.idle = resolve })
+  }
+  open (): void { this.held = null; this.release() }
+}
+
 /** One client: until `stopAt`, the next action from MIX on A, then B, then A… with its own accounts. */
-async function client (id: number, servers: RunningServer[], agents: http.Agent[], stopAt: number, run: string,
+async function client (id: number, servers: RunningServer[], agents: http.Agent[], stopAt: number, run: string, gate: Gate,
   requests: Record<Action, number>, failures: Record<string, number>): Promise<void> {
   const accounts: Account[] = []
   let n = 0
@@ -104,7 +137,16 @@ async function client (id: number, servers: RunningServer[], agents: http.Agent[
     account.access = body.accessToken as string
     account.refresh = body.refreshToken as string
   }
-  while (performance.now() < stopAt) {
+  for (;;) {
+    await gate.pass()
+    if (performance.now() >= stopAt) { gate.leave(); return }
+    try {
+      await step()
+    } finally {
+      gate.leave()
+    }
+  }
+  async function step (): Promise<void> {
     const action: Action = accounts.length === 0 ? 'register' : pick(Math.random)
     const at = turn
     turn = (turn + 1) % servers.length
@@ -114,7 +156,7 @@ async function client (id: number, servers: RunningServer[], agents: http.Agent[
     if (action === 'register') {
       const email = `soak-${run}-${id}-${n++}@bench.test`
       const reply = await send(agent, server, 'POST', '/v1/auth/register', { email, password: PASSWORD })
-      if (reply.status !== 201) { fail(action, reply); continue }
+      if (reply.status !== 201) { fail(action, reply); return }
       const fresh = { email, access: '', refresh: '' }
       tokens(fresh, reply.body)
       accounts.push(fresh)
@@ -182,7 +224,15 @@ async function run (ctx: BenchContext): Promise<ScenarioOutcome> {
   try {
     for (const instance of INSTANCES) {
       // Production argon2 parameters: their buffers, allocated in libuv's threads, are a suspect.
-      const env = { DATABASE_URL: databaseUrl.toString(), REVOCATION_MODE: 'hybrid', REDIS_URL, BENCH_PROBE_FILE: path.join(dir, `probe-${instance.name}.json`), ...instance.env }
+      const env = {
+        DATABASE_URL: databaseUrl.toString(),
+        REVOCATION_MODE: 'hybrid',
+        REDIS_URL,
+        JWT_VERIFY_CACHE: String(CACHE_BOUND),
+        REVOCATION_CACHE_SIZE: String(CACHE_BOUND),
+        BENCH_PROBE_FILE: path.join(dir, `probe-${instance.name}.json`),
+        ...instance.env
+      }
       servers.push(await startServer(tesseraSpec(`tessera ${instance.name}`, dir, env, nodeArgs)))
     }
     const requests = Object.fromEntries(MIX.map(([a]) => [a, 0])) as Record<Action, number>
@@ -191,8 +241,17 @@ async function run (ctx: BenchContext): Promise<ScenarioOutcome> {
     const t0 = performance.now()
     const stopAt = t0 + durationS * 1000
     const run = randomBytes(3).toString('hex')
-    const load = Promise.all(Array.from({ length: clients }, (_, id) => client(id, servers, agents, stopAt, run, requests, failures)))
+    const gate = new Gate()
+    const load = Promise.all(Array.from({ length: clients }, (_, id) => client(id, servers, agents, stopAt, run, gate, requests, failures)))
     const sample = async (): Promise<void> => {
+      await gate.close()
+      try {
+        await sampleServers()
+      } finally {
+        gate.open()
+      }
+    }
+    const sampleServers = async (): Promise<void> => {
       for (const [i, server] of servers.entries()) {
         const snap = await probe<Snapshot>(server, path.join(dir, `probe-${INSTANCES[i].name}.json`))
         if (!snap.gc) throw new Error(`${server.name}: global.gc is missing (--expose-gc)`)
@@ -318,9 +377,12 @@ export const soak: Scenario = {
     'They differ in one setting: B runs with `MALLOC_ARENA_MAX=2`, A with glibc\'s default (8 arenas per core), so the',
     'effect of malloc arenas on RSS is measured side by side under the same load. Eight clients (keep-alive connections)',
     'send, each to A then B in turn, a mix of whoami 55 %, PATCH /v1/me 18 %, refresh 15 %, login 6 % and register 6 %',
-    'for 10 minutes, each with its own accounts and their latest tokens. Every 15 s a bench-only preload',
-    '(`bench/preload/soak.ts`) runs a full GC in each server and reports its heap and the size of each cache; the bench',
-    'reads VmRSS and RssAnon from `/proc`. The first quarter of the run is warm-up; slopes are fitted over the rest.'
+    'for 10 minutes, each with its own accounts and their latest tokens. Every 15 s the clients are held until no request',
+    'is in flight (a hash in progress holds a 19 MiB buffer: load, not retention), a bench-only preload',
+    '(`bench/preload/soak.ts`) runs a full GC in each server and reports its heap and the size of each cache, and the bench',
+    'reads VmRSS and RssAnon from `/proc`. The first quarter of the run is warm-up; slopes are fitted over the rest. The',
+    `verified-token and revocation caches are bounded at ${CACHE_BOUND} entries here (JWT_VERIFY_CACHE, REVOCATION_CACHE_SIZE), so`,
+    'that they are full before the warm-up ends: what grows after it is growth no bound stops.'
   ].join('\n'),
   run,
   markdown,
