@@ -81,12 +81,13 @@ export function watchOutages (store: UserStore, outages: OutageLog): UserStore {
       throw err
     })
   }
-  const wrapped = new Map<PropertyKey, unknown>()
+  // By function, not by name: a store may hand out another function under the same name (a test's failing store does).
+  const wrapped = new WeakMap<object, unknown>()
   return new Proxy(store, {
     get (target, prop) {
       const value: unknown = Reflect.get(target, prop)
       if (typeof value !== 'function') return value
-      let fn = wrapped.get(prop)
+      let fn = wrapped.get(value)
       if (fn === undefined) {
         const method = value as (...args: unknown[]) => unknown
         fn = prop === 'close'
@@ -99,7 +100,7 @@ export function watchOutages (store: UserStore, outages: OutageLog): UserStore {
                 throw err
               }
             }
-        wrapped.set(prop, fn)
+        wrapped.set(value, fn)
       }
       return fn
     }
