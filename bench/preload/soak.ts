@@ -2,6 +2,7 @@
 // reached. The caches are found by wrapping one method of each class in Tessera's dist/ (and pg's Pool) before the
 // server loads them, so src/ carries nothing for the bench. Needs --expose-gc; dist/ is the entry script's directory.
 import path from 'node:path'
+import v8 from 'node:v8'
 import { writeOnSignal } from './signal-file'
 
 interface Bounded { size: number, max: number | null }
@@ -56,6 +57,7 @@ function pgPools (): Array<{ total: number, idle: number, waiting: number, max: 
   })
 }
 
+let probes = 0
 writeOnSignal(() => {
   const gc = (globalThis as { gc?: () => void }).gc
   if (gc !== undefined) {
@@ -63,5 +65,12 @@ writeOnSignal(() => {
     gc()
   }
   const { rss, heapTotal, heapUsed, external, arrayBuffers } = process.memoryUsage()
-  return { gc: gc !== undefined, rss, heapTotal, heapUsed, external, arrayBuffers, caches: { verifiedTokens: verifiedTokens(), revocation: revocation(), pgPools: pgPools() } }
+  // Which part of the heap grows: old_space (objects kept) or code_space (compiled code, JIT still at work).
+  const spaces = Object.fromEntries(v8.getHeapSpaceStatistics().map((s) => [s.space_name, s.space_used_size]))
+  probes++
+  const snapshotAt = (process.env.BENCH_HEAP_SNAPSHOT_AT ?? '').split(',').filter((n) => n !== '').map(Number)
+  // Diagnosis, by hand: BENCH_HEAP_SNAPSHOT_AT=7,20 BENCH_HEAP_SNAPSHOT_DIR=/tmp/x writes heap snapshots at those probes.
+  const snapshotDir = process.env.BENCH_HEAP_SNAPSHOT_DIR
+  if (snapshotDir !== undefined && snapshotAt.includes(probes)) v8.writeHeapSnapshot(path.join(snapshotDir, `heap-${process.pid}-${probes}.heapsnapshot`))
+  return { gc: gc !== undefined, rss, heapTotal, heapUsed, external, arrayBuffers, spaces, caches: { verifiedTokens: verifiedTokens(), revocation: revocation(), pgPools: pgPools() } }
 })

@@ -48,8 +48,18 @@ interface Caches {
   revocation: Array<{ users: number, sessions: number, inflight: number, max: number }>
   pgPools: Array<{ total: number, idle: number, waiting: number, max: number }>
 }
-interface Snapshot { heapUsed: number, heapTotal: number, external: number, arrayBuffers: number, gc: boolean, caches: Caches }
-interface Sample { t: number, rssMB: number, rssAnonMB: number, heapUsedMB: number, heapTotalMB: number, externalMB: number, caches: Caches }
+interface Snapshot { heapUsed: number, heapTotal: number, external: number, arrayBuffers: number, gc: boolean, spaces: Record<string, number>, caches: Caches }
+interface Sample {
+  t: number
+  rssMB: number
+  rssAnonMB: number
+  heapUsedMB: number
+  heapTotalMB: number
+  externalMB: number
+  /** Bytes used in each V8 heap space (old_space, code_space…). */
+  spaces: Record<string, number>
+  caches: Caches
+}
 interface Slopes { rss: number, rssAnon: number, heapUsed: number, heapTotal: number, external: number }
 interface InstanceRun { name: InstanceName, label: string, samples: Sample[], slopesPer10Min: Slopes, peak: Caches }
 interface Data { durationS: number, warmupS: number, requests: Record<Action, number>, failures: Record<string, number>, instances: InstanceRun[] }
@@ -258,7 +268,7 @@ async function run (ctx: BenchContext): Promise<ScenarioOutcome> {
         const { rss, anon } = residentMB(server.pid)
         samples[i].push({
           t: (performance.now() - t0) / 1000, rssMB: rss, rssAnonMB: anon, heapUsedMB: snap.heapUsed / MB, heapTotalMB: snap.heapTotal / MB,
-          externalMB: snap.external / MB, caches: snap.caches
+          externalMB: snap.external / MB, spaces: snap.spaces, caches: snap.caches
         })
       }
       const [a, b] = samples.map((s) => s[s.length - 1])
