@@ -60,7 +60,7 @@ interface Sample {
   spaces: Record<string, number>
   caches: Caches
 }
-interface Slopes { rss: number, rssAnon: number, heapUsed: number, heapTotal: number, external: number }
+interface Slopes { rss: number, rssAnon: number, heapUsed: number, heapTotal: number, external: number, oldSpace: number, codeSpace: number }
 interface InstanceRun { name: InstanceName, label: string, samples: Sample[], slopesPer10Min: Slopes, peak: Caches }
 interface Data { durationS: number, warmupS: number, requests: Record<Action, number>, failures: Record<string, number>, instances: InstanceRun[] }
 
@@ -192,7 +192,16 @@ async function client (id: number, servers: RunningServer[], agents: http.Agent[
 function slopesPer10Min (samples: Sample[], warmupS: number): Slopes {
   const after = samples.filter((s) => s.t >= warmupS)
   const of = (pickY: (s: Sample) => number): number => slope(after.map((s) => ({ x: s.t, y: pickY(s) }))) * PER_10_MIN
-  return { rss: of((s) => s.rssMB), rssAnon: of((s) => s.rssAnonMB), heapUsed: of((s) => s.heapUsedMB), heapTotal: of((s) => s.heapTotalMB), external: of((s) => s.externalMB) }
+  return {
+    rss: of((s) => s.rssMB),
+    rssAnon: of((s) => s.rssAnonMB),
+    heapUsed: of((s) => s.heapUsedMB),
+    heapTotal: of((s) => s.heapTotalMB),
+    external: of((s) => s.externalMB),
+    // Objects kept, against compiled code and its metadata (the JIT at work, which levels off).
+    oldSpace: of((s) => (s.spaces.old_space ?? Number.NaN) / MB),
+    codeSpace: of((s) => (s.spaces.code_space ?? Number.NaN) / MB)
+  }
 }
 
 /** The largest size each cache reached over the run. */
@@ -327,7 +336,7 @@ function markdown (result: ScenarioResult): string {
     const first = x.samples.find((s) => s.t >= data.warmupS) ?? x.samples[0]
     const last = x.samples[x.samples.length - 1]
     const s = x.slopesPer10Min
-    return `| ${x.label} | ${fmt(first.heapUsedMB, 1)} → ${fmt(last.heapUsedMB, 1)} | ${fmt(s.heapUsed)} | ${fmt(s.heapTotal)} | ${fmt(s.external)} | ` +
+    return `| ${x.label} | ${fmt(first.heapUsedMB, 1)} → ${fmt(last.heapUsedMB, 1)} | ${fmt(s.heapUsed)} | ${fmt(s.oldSpace)} | ${fmt(s.codeSpace)} | ${fmt(s.external)} | ` +
       `${fmt(first.rssMB, 1)} → ${fmt(last.rssMB, 1)} | ${fmt(s.rss)} | ${fmt(s.rssAnon)} |`
   })
   const failures = Object.entries(data.failures)
@@ -337,8 +346,8 @@ function markdown (result: ScenarioResult): string {
     '',
     `Slopes are least-squares fits over the samples after the ${fmt(data.warmupS, 0)} s warm-up, in MB (2^20 bytes) per 10 minutes; every sample follows a full GC.`,
     '',
-    '| Instance | Heap used after warm-up → end (MB) | Heap used slope | Heap total slope | External slope | RSS after warm-up → end (MB) | RSS slope | RssAnon slope |',
-    '| --- | --- | ---: | ---: | ---: | --- | ---: | ---: |',
+    '| Instance | Heap used after warm-up → end (MB) | Heap used slope | Old space slope | Code space slope | External slope | RSS after warm-up → end (MB) | RSS slope | RssAnon slope |',
+    '| --- | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |',
     ...rows,
     '',
     'Largest size each cache reached:',
