@@ -355,7 +355,7 @@ function markdown (result: ScenarioResult): string {
     ...data.instances.map((x) => `- ${x.label}: ${cacheLine(x.peak)}.`),
     '',
     'The rate limiter is off here (one client address would be refused); with REDIS_URL its counters live in Redis, and in memory',
-    '@fastify/rate-limit bounds them (an LRU of 5,000 keys by default). SQLite\'s page cache does not apply (PostgreSQL).'
+    '@fastify/rate-limit bounds them (an LRU of 5,000 keys per limit). SQLite\'s page cache does not apply (PostgreSQL).'
   ].join('\n')
 }
 
