@@ -1,5 +1,6 @@
 // npm run bench: every scenario of issue #6, each target server in its own process, then REPORT.md.
 //   npm run bench [-- --only id,id] [--banner TEXT] [--out DIR] [--report-only]    BENCH_SCALE=0.2 cuts durations
+//   npm run bench -- --only soak [--out DIR]   the opt-in 10-minute soak (not part of a plain run)
 //   npm run bench:smoke [-- --out DIR]   every scenario for about a second, results in a temporary directory
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
@@ -8,7 +9,7 @@ import { performance } from 'node:perf_hooks'
 import { BUDGET_S, estimateMinutes, writeReport, type RunMeta } from './report/report'
 import { buildTessera } from './lib/processes'
 import type { BenchContext, FailedScenario, Scenario, ScenarioResult } from './lib/scenario'
-import { SCENARIOS } from './scenarios'
+import { DEFAULT_SCENARIOS, SCENARIOS } from './scenarios'
 
 interface Args { smoke: boolean, only: string[] | null, banner: string | undefined, out: string | undefined, reportOnly: boolean }
 
@@ -61,7 +62,7 @@ async function main (): Promise<number> {
   let failed = 0
 
   if (!args.reportOnly) {
-    const selected = SCENARIOS.filter((s) => args.only === null || args.only.includes(s.id))
+    const selected = args.only !== null ? SCENARIOS.filter((s) => args.only?.includes(s.id) === true) : args.smoke ? SCENARIOS : DEFAULT_SCENARIOS
     // Planned seconds on an idle 2-core machine (at BENCH_SCALE=1 for a full run).
     const estimateS = args.smoke ? 10 : selected.reduce((sum, s) => sum + s.estimateS, 0)
     const rounds = args.smoke ? 1 : 2

@@ -6,6 +6,7 @@ import { createRedisClient } from './lib/redis'
 import { noMetrics, type Metrics } from './metrics/metrics'
 import { PrometheusMetrics } from './metrics/prometheus-metrics'
 import authPlugin from './plugins/auth'
+import drain from './plugins/drain'
 import cors from './plugins/external/cors'
 import openApi from './plugins/external/openapi'
 import rateLimit from './plugins/external/rate-limit'
@@ -46,6 +47,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
 
   await app.register(metricsPlugin, { metrics })
   await app.register(problemsPlugin, { realm: REALM })
+  await app.register(drain)
   await app.register(securityHeaders)
   await app.register(cors, { origins: config.corsOrigins })
   if (config.rateLimit) await app.register(rateLimit, { rules: config.rateLimits, redisUrl: config.redisUrl, metrics })

@@ -101,6 +101,8 @@ export function serverOptions (config: Config, overrides: ServerOverrides = {}):
     // The id is on every log line of the request (reqId), in X-Request-Id and in every problem body.
     requestIdHeader: false,
     genReqId: requestIdOf,
+    // While closing, src/plugins/drain.ts answers with our problem (Retry-After, Connection: close) instead.
+    return503OnClosing: false,
     routerOptions: { maxParamLength: 128 },
     // Bodies: TypeBox, strict (no coercion: ["pw"] is not a string), after the well-formed Unicode check of every
     // string; query and params are converted. Compiled per route on first use (src/lib/compile-on-first-use.ts).

@@ -48,7 +48,8 @@ async function serve (config: Config): Promise<void> {
 /** The primary only supervises: workers share the port, a dead one is replaced, SIGTERM stops all. */
 function supervise (workers: number, metrics: Config['metrics']): void {
   let stopping = false
-  const log = (msg: string): void => { process.stdout.write(JSON.stringify({ level: 30, time: Date.now(), pid: process.pid, msg }) + '\n') }
+  // pino's numbers: 30 info, 50 error.
+  const log = (msg: string, level = 30): void => { process.stdout.write(JSON.stringify({ level, time: Date.now(), pid: process.pid, msg }) + '\n') }
   for (let i = 0; i < workers; i++) cluster.fork()
   // One scrape of the primary sums every worker's metrics.
   if (metrics.port !== undefined) {
@@ -64,7 +65,8 @@ function supervise (workers: number, metrics: Config['metrics']): void {
       if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0)
       return
     }
-    log(`worker ${worker.process.pid} exited (${signal ?? code}); starting a replacement`)
+    // Outside a stop, a worker only ends by crashing (or being killed): an operator must see it under LOG_LEVEL=warn.
+    log(`worker ${worker.process.pid} exited (${signal ?? code}); starting a replacement`, 50)
     // A stop during the delay must not start a worker nobody will stop.
     setTimeout(() => { if (!stopping) cluster.fork() }, RESTART_DELAY_MS)
   })

@@ -79,6 +79,11 @@ export interface Scenario {
   estimateS: number
   /** False when nothing is timed (token sizes): no rounds, no BENCH_SCALE. */
   timed?: boolean
+  /**
+   * Too long for the full run (the soak): it runs only when named (`--only soak`) and in the smoke run, and the
+   * report has its section only when the last run included it.
+   */
+  optIn?: boolean
   /** How it measures, in Markdown (for REPORT.md). */
   method: string
   run: (ctx: BenchContext) => Promise<ScenarioOutcome>

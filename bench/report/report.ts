@@ -5,7 +5,7 @@ import { pathToFileURL } from 'node:url'
 import type { renderSvg } from './charts.mjs' with { 'resolution-mode': 'import' }
 import type { FailedScenario, ScenarioResult } from '../lib/scenario'
 import { fmt } from '../lib/scenario'
-import { SCENARIOS } from '../scenarios'
+import { DEFAULT_SCENARIOS, SCENARIOS } from '../scenarios'
 
 export interface RunMeta {
   mode: 'full' | 'smoke'
@@ -46,7 +46,7 @@ function readJson<T> (file: string): T | null {
 export const BUDGET_S = 600
 
 /** What a full run (BENCH_SCALE=1) should take on an idle 2-core machine, in minutes. */
-export const estimateMinutes = (): number => Math.round(SCENARIOS.reduce((sum, s) => sum + s.estimateS, 0) / 60)
+export const estimateMinutes = (): number => Math.round(DEFAULT_SCENARIOS.reduce((sum, s) => sum + s.estimateS, 0) / 60)
 
 const isFailed = (r: ScenarioResult | FailedScenario): r is FailedScenario => 'error' in r
 
@@ -89,7 +89,7 @@ export async function writeReport (paths: ReportPaths): Promise<void> {
     const result = readJson<ScenarioResult | FailedScenario>(path.join(paths.resultsDir, `${scenario.id}.json`))
     if (result !== null && (inRun === null || inRun.has(result.id))) results.push(result)
   }
-  if (inRun !== null && inRun.size < SCENARIOS.length) {
+  if (inRun !== null && DEFAULT_SCENARIOS.some((s) => !inRun.has(s.id))) {
     out.push(`This run covered ${SCENARIOS.filter((s) => inRun.has(s.id)).map((s) => s.title).join(', ')} (\`--only\`); the other scenarios are left out.`, '')
   }
 
@@ -105,6 +105,8 @@ export async function writeReport (paths: ReportPaths): Promise<void> {
 
   for (const scenario of SCENARIOS) {
     const result = results.find((r) => r.id === scenario.id)
+    // An opt-in scenario (the soak) has a section only in a report of a run that included it.
+    if (scenario.optIn === true && result === undefined) continue
     out.push(`## ${scenario.title}`, '')
     if (result === undefined) {
       out.push(inRun !== null && !inRun.has(scenario.id) ? 'Not in this run.' : 'Not run yet.', '')
@@ -132,6 +134,7 @@ export async function writeReport (paths: ReportPaths): Promise<void> {
     '```sh',
     `npm run bench                    # every scenario, about ${estimateMinutes()} minutes on an idle 2-core machine; writes bench/results, bench/charts, this file`,
     'npm run bench -- --only memory   # one scenario (ids: ' + SCENARIOS.map((s) => s.id).join(', ') + ')',
+    'npm run bench -- --only soak     # the opt-in soak: 10 minutes of mixed load on two instances (PostgreSQL, Redis), not in a plain run',
     'npm run bench -- --report-only   # rebuild this file and the charts from bench/results',
     'npm run bench:smoke              # every scenario for about a second, results in a temporary directory',
     '```',

@@ -8,7 +8,11 @@ import { metrics } from './metrics'
 import { peers } from './peers'
 import { refresh } from './refresh'
 import { revocation } from './revocation'
+import { soak } from './soak'
 import { tokenSize } from './token-size'
 import { verification } from './verification'
 
-export const SCENARIOS: Scenario[] = [verification, peers, memory, loginStorm, tokenSize, coldStart, revocation, refresh, dpop, metrics]
+export const SCENARIOS: Scenario[] = [verification, peers, memory, loginStorm, tokenSize, coldStart, revocation, refresh, dpop, metrics, soak]
+
+/** What a plain `npm run bench` runs: every scenario but the opt-in ones. */
+export const DEFAULT_SCENARIOS: Scenario[] = SCENARIOS.filter((s) => s.optIn !== true)

@@ -1,5 +1,6 @@
 // Deleting old rows in bounded batches, started by ordinary writes at most once per interval (sessions, security events).
 import type { Clock } from '../clock'
+import { StoreUnavailableError } from '../store/user-store'
 
 interface Log { warn (obj: object, msg: string): void }
 
@@ -39,7 +40,8 @@ export class PeriodicPurge {
       while (deleted === batch)
     }
     run().catch((err: unknown) => {
-      log.warn({ err: err instanceof Error ? err.message : String(err) }, failure)
+      // A store outage is logged once, by src/store/outage-log.ts.
+      if (!(err instanceof StoreUnavailableError)) log.warn({ err: err instanceof Error ? err.message : String(err) }, failure)
       this.last = Number.NEGATIVE_INFINITY
     })
   }

@@ -236,6 +236,12 @@ export const Problems = {
     status: 503, code: 'ERR_SERVICE_UNAVAILABLE', title: 'Service unavailable',
     detail: 'The user store cannot be reached; try again shortly', headers: { 'retry-after': String(retryAfterSeconds) }
   }),
+  /** After SIGTERM, on a connection opened before it: this instance is going away, another one answers the retry. */
+  draining: (retryAfterSeconds = 1) => new ProblemError({
+    status: 503, code: 'ERR_SERVICE_UNAVAILABLE', title: 'Service unavailable',
+    detail: 'This server is shutting down; retry on a new connection',
+    headers: { 'retry-after': String(retryAfterSeconds), connection: 'close' }
+  }),
   internal: () => new ProblemError({ status: 500, code: 'ERR_INTERNAL', title: 'Internal server error', detail: 'An unexpected error occurred' })
 } as const
 

@@ -110,7 +110,8 @@ async function problemsPlugin (app: FastifyInstance, opts: { realm: string }): P
   })
   app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     const problem = toProblem(err)
-    if (problem.status >= 500) request.log.error({ err }, 'request failed')
+    // A 503 is a known state (a store outage, logged by src/store/outage-log.ts; a drain), not a bug: no stack.
+    if (problem.status >= 500 && problem.code !== 'ERR_SERVICE_UNAVAILABLE') request.log.error({ err }, 'request failed')
     else request.log.info({ code: problem.code, status: problem.status }, 'request refused')
     return sendProblem(reply, problem, opts.realm)
   })

@@ -13,6 +13,7 @@ import { SecretBox } from '../mfa/secret-box'
 import { countingStoreErrors } from '../metrics/counting-store'
 import { noMetrics, type Metrics } from '../metrics/metrics'
 import { createStore } from '../store/create-store'
+import { OutageLog, watchOutages } from '../store/outage-log'
 import type { UserStore } from '../store/user-store'
 import { LinkTokenIssuer } from '../tokens/link-tokens'
 import { MfaTokenIssuer } from '../tokens/mfa-tokens'
@@ -74,9 +75,10 @@ export async function createServices (config: Config, deps: ServiceOverrides & {
   }
   try {
     const metrics = deps.metrics ?? noMetrics
-    const ownStore = deps.store ?? createStore(config.databaseUrl, clock, log)
-    closers.push(() => ownStore.close())
-    const store = metrics.enabled ? countingStoreErrors(ownStore, metrics) : ownStore
+    // Every part below reaches the store through this view, so an outage is logged once, however many calls it refuses.
+    const watched = watchOutages(deps.store ?? createStore(config.databaseUrl, clock, log), new OutageLog(log, clock))
+    closers.push(() => watched.close())
+    const store = metrics.enabled ? countingStoreErrors(watched, metrics) : watched
     await store.migrate()
 
     const hasher = deps.hasher ?? new PasswordHasher(config.password.argon2)

@@ -189,6 +189,7 @@ t.test('a worker killed with SIGKILL is replaced; requests keep succeeding; SIGT
   const replaced = new RegExp(`^worker ${victim} exited \\(SIGKILL\\); starting a replacement$`)
   const exitLine = (): LogLine | undefined => server.logs.find((l) => l.pid === primary && typeof l.msg === 'string' && replaced.test(l.msg))
   t.ok(await until(() => exitLine() !== undefined, 3000), 'the primary logs the dead worker and the replacement')
+  t.equal(exitLine()?.level, 50, 'at error level: a crashed worker is something an operator must see')
   // 1 s of delay plus a worker's boot (config, keys, migrations): about 2.5 s on an idle 2-CPU machine,
   // up to 5 s while other test files run; the bound leaves room for that.
   const back = await until(() => listeners(server).length === 3, 10_000)

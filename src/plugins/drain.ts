@@ -1,0 +1,16 @@
+// While the server drains (after SIGTERM), a request arriving on a keep-alive connection opened before it is
+// answered with our problem, not Fastify's own `{"error":"Service Unavailable"}` (return503OnClosing is off).
+import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import { Problems } from '../lib/problem'
+
+async function drainPlugin (app: FastifyInstance): Promise<void> {
+  let draining = false
+  // preClose runs once Fastify has started closing and before the listener closes: from here on, no new work.
+  app.addHook('preClose', async () => { draining = true })
+  app.addHook('onRequest', async () => {
+    if (draining) throw Problems.draining()
+  })
+}
+
+export default fp(drainPlugin, { name: 'tessera-drain', fastify: '5.x', dependencies: ['tessera-problems'] })
