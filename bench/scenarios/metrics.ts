@@ -1,4 +1,4 @@
-// Scenario 9: what counting costs the hot path — whoami req/s with METRICS_PORT set ÷ without, same run.
+// Scenario 10: what counting costs the hot path — whoami req/s with METRICS_PORT set ÷ without, same run.
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { bearerGets, runLoad, type LoadSample } from '../lib/load'
@@ -142,7 +142,7 @@ function chart (result: ScenarioResult): Record<string, unknown> {
 
 export const metrics: Scenario = {
   id: 'metrics',
-  title: '9. Metrics overhead',
+  title: '10. Metrics overhead',
   estimateS: 60,
   method: [
     'Two Tessera processes on one key directory (`RATE_LIMIT=off`, `LOG_LEVEL=warn`, SQLite each): one without',

@@ -1,4 +1,4 @@
-// Scenario 8 (opt-in: `npm run bench -- --only soak`): ten minutes of mixed load on two instances sharing PostgreSQL and
+// Scenario 11 (opt-in: `npm run bench -- --only soak`): ten minutes of mixed load on two instances sharing PostgreSQL and
 // Redis; is memory bounded once warm? Heap and RSS slopes after warm-up, and the size each cache reaches.
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
@@ -389,7 +389,7 @@ function chart (result: ScenarioResult): Record<string, unknown> {
 
 export const soak: Scenario = {
   id: 'soak',
-  title: '8. Soak: memory under sustained mixed load',
+  title: '11. Soak: memory under sustained mixed load',
   estimateS: 630,
   optIn: true,
   method: [
