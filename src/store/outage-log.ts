@@ -25,9 +25,10 @@ function causeMessage (err: unknown): string | undefined {
 }
 
 /**
- * Follows the store's health from the outcome of its calls: a StoreUnavailableError starts an outage (one warn line
- * with the cause), more of them are counted (store calls: a request stops at its first failed one, so about one per 503) (one warn line per OUTAGE_REPORT_INTERVAL_MS at most), and the first call
- * that succeeds ends it (one warn line with its length and count: it must show under LOG_LEVEL=warn, next to its start).
+ * Follows the store's health from the outcome of its calls. A StoreUnavailableError starts an outage (one warn line
+ * with the cause); later ones are counted (a request stops at its first failed call, so about one per 503) and
+ * reported at most once per OUTAGE_REPORT_INTERVAL_MS; the first call that succeeds ends it (one warn line with its
+ * length and count: it must show under LOG_LEVEL=warn, next to its start).
  */
 export class OutageLog {
   private since: number | undefined
