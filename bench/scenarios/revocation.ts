@@ -1,20 +1,16 @@
 // Scenario 7: how long a revoked access token keeps working on another instance (REVOCATION_MODE=hybrid), with and without Redis.
 import { execFile } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { pathToFileURL } from 'node:url'
 import { promisify } from 'node:util'
-import { Pool } from 'pg'
 import { getStatus, REPO_ROOT, startServer, type RunningServer } from '../lib/processes'
 import { count, fmt, fmtInt, tempDir, type BenchContext, type Scenario, type ScenarioOutcome, type ScenarioResult } from '../lib/scenario'
+import { benchSchema, REDIS_URL } from '../lib/services'
 import { spread, type Spread } from '../lib/stats'
 import { tesseraSpec, WHOAMI_PATH } from '../lib/tessera'
 import { tesseraKeyDir } from '../lib/tokens'
 
-/** The same servers as the test suite's (test/scale, test/revocation); override with BENCH_DATABASE_URL and BENCH_REDIS_URL. */
-const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
-const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379'
 const SAMPLES = 5
 const POLL_MS = 10
 /** REVOCATION_CACHE_TTL: Tessera's default in the full run; 1 s in the smoke run, which only checks that the scenario works. */
@@ -81,18 +77,7 @@ async function measureCacheMemory (pairs: number): Promise<CacheMemory> {
 async function run (ctx: BenchContext): Promise<ScenarioOutcome> {
   const ttlS = ctx.smoke ? SMOKE_TTL_S : TTL_S
   const samples = count(ctx, SAMPLES, 1)
-  const admin = new Pool({ connectionString: DATABASE_URL, max: 1, connectionTimeoutMillis: 3000 })
-  admin.on('error', () => {})
-  try {
-    await admin.query('SELECT 1')
-  } catch (err) {
-    await admin.end()
-    throw new Error(`needs PostgreSQL at ${new URL(DATABASE_URL).host} (BENCH_DATABASE_URL): ${(err as Error).message}`, { cause: err })
-  }
-  const schema = `bench_${randomBytes(6).toString('hex')}`
-  await admin.query(`CREATE SCHEMA ${schema}`)
-  const databaseUrl = new URL(DATABASE_URL)
-  databaseUrl.searchParams.set('options', `-c search_path=${schema}`)
+  const { databaseUrl, drop } = await benchSchema('bench')
   const dir = tempDir(ctx, 'revocation')
   tesseraKeyDir(path.join(dir, 'keys'))
   const setups: Setup[] = []
@@ -124,8 +109,7 @@ async function run (ctx: BenchContext): Promise<ScenarioOutcome> {
       }
     }
   } finally {
-    await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => {})
-    await admin.end()
+    await drop()
   }
   const cacheMemory = await measureCacheMemory(ctx.smoke ? 5000 : MEMORY_PAIRS)
   ctx.log(`  RevocationCache: ${fmt(cacheMemory.bytesPerEntry, 0)} bytes per entry (${fmtInt(cacheMemory.pairs)} users + sessions)`)

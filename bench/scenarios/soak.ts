@@ -6,15 +6,13 @@ import http from 'node:http'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { pathToFileURL } from 'node:url'
-import { Pool } from 'pg'
 import { benchEntry, probe, sleep, startServer, type RunningServer } from '../lib/processes'
 import { fmt, fmtInt, seconds, tempDir, type BenchContext, type Scenario, type ScenarioOutcome, type ScenarioResult } from '../lib/scenario'
+import { benchSchema, REDIS_URL } from '../lib/services'
 import { slope } from '../lib/stats'
 import { tesseraSpec } from '../lib/tessera'
 import { tesseraKeyDir } from '../lib/tokens'
 
-const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
-const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379'
 const PASSWORD = 'soak bench passphrase 42'
 const DURATION_S = 600
 /** Samples before this fraction of the run are warm-up: JIT, pools and caches filling. */
@@ -223,18 +221,7 @@ async function run (ctx: BenchContext): Promise<ScenarioOutcome> {
   const sampleEveryS = ctx.smoke ? 1 : Math.max(2, Math.min(SAMPLE_EVERY_S, durationS / 20))
   const warmupS = durationS * WARMUP_FRACTION
   const clients = ctx.smoke ? 2 : CLIENTS
-  const admin = new Pool({ connectionString: DATABASE_URL, max: 1 })
-  admin.on('error', () => {})
-  try {
-    await admin.query('SELECT 1')
-  } catch (err) {
-    await admin.end()
-    throw new Error(`needs PostgreSQL at ${new URL(DATABASE_URL).host} (BENCH_DATABASE_URL): ${(err as Error).message}`, { cause: err })
-  }
-  const schema = `bench_soak_${randomBytes(6).toString('hex')}`
-  await admin.query(`CREATE SCHEMA ${schema}`)
-  const databaseUrl = new URL(DATABASE_URL)
-  databaseUrl.searchParams.set('options', `-c search_path=${schema}`)
+  const { databaseUrl, drop } = await benchSchema('bench_soak')
   const dir = tempDir(ctx, 'soak')
   tesseraKeyDir(path.join(dir, 'keys'))
   const nodeArgs = ['--expose-gc', '--import', pathToFileURL(benchEntry('bench/preload/soak.ts')).href]
@@ -321,8 +308,7 @@ async function run (ctx: BenchContext): Promise<ScenarioOutcome> {
   } finally {
     for (const server of servers) await server.stop()
     for (const agent of agents) agent.destroy()
-    await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => {})
-    await admin.end()
+    await drop()
   }
 }
 
