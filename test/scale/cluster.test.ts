@@ -172,16 +172,18 @@ t.test('a worker killed with SIGKILL is replaced; requests keep succeeding; SIGT
   const token = reg.body?.accessToken as string
 
   const [victim, survivor] = workers
-  // Requests on fresh connections, one every ~10 ms, from before the kill until the replacement serves
-  // (paced, so that the load does not starve the booting replacement of CPU).
+  // Requests on fresh connections from three clients, each one every ~10 ms, from before the kill until the
+  // replacement serves (paced, so that the load does not starve the booting replacement of CPU). Three, so that a
+  // request the dying worker swallowed (answered by its retry 2 s later) does not leave the crash without load.
   let load = true
   const outcomes: Array<Answer & { retried?: string }> = []
-  const loop = (async () => {
+  const client = async (): Promise<void> => {
     while (load) {
       outcomes.push(await requestRetrying(server.port, 'GET', '/v1/auth/whoami', undefined, token))
       await sleep(10)
     }
-  })()
+  }
+  const loop = Promise.all([client(), client(), client()])
   await sleep(100)
 
   const killedAt = Date.now()

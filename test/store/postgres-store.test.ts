@@ -206,7 +206,21 @@ t.test('postgres', async t => {
     const alive = async (): Promise<number> =>
       (await admin.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1', [schema])).rows[0].n
     while (await alive() > 0) await new Promise(resolve => setImmediate(resolve))
-    t.equal(await store.ping(), undefined, 'new connections replace the dead ones')
+    // A call may still draw a dead connection whose notice the pool has not read yet (it arrives on the socket, and
+    // is not ordered with pg_stat_activity): that call is a StoreUnavailableError (a 503), never a crash, and at
+    // most one per killed connection before the pool has replaced them all.
+    const refused: unknown[] = []
+    for (let attempt = 0; attempt <= 3; attempt++) {
+      try {
+        await store.ping()
+        break
+      } catch (err) {
+        refused.push(err)
+      }
+    }
+    t.ok(refused.every(err => err instanceof StoreUnavailableError), `calls on dead connections: StoreUnavailableError (${refused.length})`)
+    t.ok(refused.length < 4, 'new connections replace the dead ones')
+    t.equal(await store.ping(), undefined)
     t.equal((await store.list({ limit: 1 })).length, 0)
   })
 
