@@ -23,3 +23,13 @@ export function writeOnSignal (snapshot: () => Record<string, unknown>): void {
   process.on(PROBE_SIGNAL, write)
   process.on('exit', write)
 }
+
+/** A full garbage collection when the process runs with --expose-gc; false without it. */
+export function fullGc (): boolean {
+  const gc = (globalThis as { gc?: () => void }).gc
+  if (gc === undefined) return false
+  // Twice: the first pass can leave objects only the second frees (weak references, finalizers).
+  gc()
+  gc()
+  return true
+}

@@ -3,7 +3,7 @@
 // server loads them, so src/ carries nothing for the bench. Needs --expose-gc; dist/ is the entry script's directory.
 import path from 'node:path'
 import v8 from 'node:v8'
-import { writeOnSignal } from './signal-file'
+import { fullGc, writeOnSignal } from './signal-file'
 
 interface Bounded { size: number, max: number | null }
 
@@ -59,11 +59,7 @@ function pgPools (): Array<{ total: number, idle: number, waiting: number, max: 
 
 let probes = 0
 writeOnSignal(() => {
-  const gc = (globalThis as { gc?: () => void }).gc
-  if (gc !== undefined) {
-    gc()
-    gc()
-  }
+  const gc = fullGc()
   const { rss, heapTotal, heapUsed, external, arrayBuffers } = process.memoryUsage()
   // Which part of the heap grows: old_space (objects kept) or code_space (compiled code, JIT still at work).
   const spaces = Object.fromEntries(v8.getHeapSpaceStatistics().map((s) => [s.space_name, s.space_used_size]))
@@ -72,5 +68,5 @@ writeOnSignal(() => {
   // Diagnosis, by hand: BENCH_HEAP_SNAPSHOT_AT=7,20 BENCH_HEAP_SNAPSHOT_DIR=/tmp/x writes heap snapshots at those probes.
   const snapshotDir = process.env.BENCH_HEAP_SNAPSHOT_DIR
   if (snapshotDir !== undefined && snapshotAt.includes(probes)) v8.writeHeapSnapshot(path.join(snapshotDir, `heap-${process.pid}-${probes}.heapsnapshot`))
-  return { gc: gc !== undefined, rss, heapTotal, heapUsed, external, arrayBuffers, spaces, caches: { verifiedTokens: verifiedTokens(), revocation: revocation(), pgPools: pgPools() } }
+  return { gc, rss, heapTotal, heapUsed, external, arrayBuffers, spaces, caches: { verifiedTokens: verifiedTokens(), revocation: revocation(), pgPools: pgPools() } }
 })

@@ -4,12 +4,14 @@ import { StoreUnavailableError } from '../store/user-store'
 
 interface Log { warn (obj: object, msg: string): void }
 
+const HOUR_MS = 60 * 60 * 1000
+
 export interface PeriodicPurgeOptions {
   clock: Clock
-  /** At most one purge per this many milliseconds per instance. */
-  intervalMs: number
-  /** Rows per statement, so a large backlog never holds locks for long. */
-  batch: number
+  /** At most one purge per this many milliseconds per instance (default: an hour). */
+  intervalMs?: number
+  /** Rows per statement, so a large backlog never holds locks for long (default 1000). */
+  batch?: number
   /** How old a row must be to go, in seconds. */
   keepSeconds: number
   /** Delete at most `batch` rows older than `before`; answers how many went. */
@@ -29,7 +31,7 @@ export class PeriodicPurge {
   constructor (private readonly options: PeriodicPurgeOptions) {}
 
   maybeRun (): void {
-    const { clock, intervalMs, batch, keepSeconds, purge, log, failure } = this.options
+    const { clock, intervalMs = HOUR_MS, batch = 1000, keepSeconds, purge, log, failure } = this.options
     const now = clock.now()
     if (now - this.last < intervalMs) return
     this.last = now

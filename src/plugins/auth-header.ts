@@ -30,11 +30,6 @@ export function extractAccessToken (request: FastifyRequest): { scheme: 'Bearer'
   return { scheme: match[1].toLowerCase() === 'dpop' ? 'DPoP' : 'Bearer', token: match[2] }
 }
 
-/** The token text of `Authorization: Bearer …` only. */
-export function extractBearer (request: FastifyRequest): string {
-  return extractAccessToken(request).token
-}
-
 /**
  * What the request's DPoP proof must match: its method, the URL the client used without query (scheme and Host of the
  * request, TRUST_PROXY applied, or EXTERNAL_URL and the path below it behind a proxy) and every DPoP header it carried.

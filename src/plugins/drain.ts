@@ -8,8 +8,10 @@ async function drainPlugin (app: FastifyInstance): Promise<void> {
   let draining = false
   // preClose runs once Fastify has started closing and before the listener closes: from here on, no new work.
   app.addHook('preClose', async () => { draining = true })
-  app.addHook('onRequest', async () => {
-    if (draining) throw Problems.draining()
+  // A callback hook, not an async one: it runs on every request, and a promise per request would be spent on nothing.
+  app.addHook('onRequest', (_request, _reply, done) => {
+    if (draining) done(Problems.draining())
+    else done()
   })
 }
 

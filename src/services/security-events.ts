@@ -45,9 +45,6 @@ export interface SecurityEventsDeps {
   log: Log
 }
 
-/** Old events are purged at a write, at most this often per instance, a batch per statement (as sessions are). */
-const PURGE_INTERVAL_MS = 60 * 60 * 1000
-const PURGE_BATCH = 1000
 
 const encodeCursor = (id: string): string => Buffer.from(`ev:${id}`).toString('base64url')
 function decodeCursor (cursor: string): string {
@@ -73,9 +70,8 @@ export class SecurityEvents {
 
   constructor (private readonly deps: SecurityEventsDeps) {
     this.purge = new PeriodicPurge({
+      // Old events, at a write, at most hourly per instance, in batches (as sessions are).
       clock: deps.clock,
-      intervalMs: PURGE_INTERVAL_MS,
-      batch: PURGE_BATCH,
       keepSeconds: deps.retention,
       purge: async (before, batch) => await deps.store.purgeSecurityEvents(before, batch),
       log: deps.log,

@@ -59,10 +59,6 @@ export interface SessionServiceDeps {
   events?: SecurityEvents
 }
 
-/** Ended and expired rows are purged at a sign-in or refresh, at most this often per instance. */
-const PURGE_INTERVAL_MS = 60 * 60 * 1000
-/** Rows deleted per statement, so a large backlog never holds locks for long. */
-const PURGE_BATCH = 1000
 
 const revoked = (detail = 'The session was logged out'): Error => Errors.invalidRefreshToken('ERR_REFRESH_TOKEN_REVOKED', detail)
 
@@ -75,9 +71,8 @@ export class SessionService {
 
   constructor (private readonly deps: SessionServiceDeps) {
     this.purge = new PeriodicPurge({
+      // Ended and expired rows, at a sign-in or refresh, at most hourly per instance, in batches.
       clock: deps.clock,
-      intervalMs: PURGE_INTERVAL_MS,
-      batch: PURGE_BATCH,
       keepSeconds: deps.tokenLifetime,
       purge: async (before, batch) => await deps.store.purgeSessions(before, batch),
       log: deps.log,
