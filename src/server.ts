@@ -3,7 +3,7 @@ import cluster from 'node:cluster'
 import closeWithGrace from 'close-with-grace'
 import { buildApp } from './app'
 import { ConfigError, loadConfig, type Config } from './config'
-import { clusterCollector, serveProcessMetrics, startMetricsServer } from './metrics/metrics-server'
+import { loadMetricsServer } from './metrics/metrics'
 
 /** How long a dying worker's replacement waits, so a crash loop cannot spin the CPU. */
 const RESTART_DELAY_MS = 1000
@@ -23,7 +23,10 @@ function readConfig (): Config {
 async function serve (config: Config): Promise<void> {
   const app = await buildApp(config)
   // METRICS_PORT: a listener of its own (or, in a worker, the primary's scrape answered over IPC).
-  const metricsServer = await serveProcessMetrics(app.metrics, config.metrics, app.log)
+  // prom-client is loaded only when metrics are on (app.ts).
+  const metricsServer = config.metrics.port === undefined
+    ? undefined
+    : await loadMetricsServer().serveProcessMetrics(app.metrics, config.metrics, app.log)
   // A worker often gets the stop signal twice: from the primary, and directly (Ctrl-C signals the process
   // group, systemd the whole unit). close-with-grace takes a second signal as "exit 1 now", dropping the
   // requests in flight, so a worker handles SIGTERM and SIGINT itself and acts on the first only.
@@ -54,6 +57,7 @@ function supervise (workers: number, metrics: Config['metrics']): void {
   // One scrape of the primary sums every worker's metrics.
   if (metrics.port !== undefined) {
     const port = metrics.port
+    const { clusterCollector, startMetricsServer } = loadMetricsServer()
     startMetricsServer({ host: metrics.host, port, ...clusterCollector(), log: { info: (_obj, msg) => { log(msg) }, warn: (_obj, msg) => { log(msg) } } })
       .catch((err: unknown) => {
         process.stderr.write(`tessera: metrics listener failed on port ${port}: ${err instanceof Error ? err.message : String(err)}\n`)

@@ -1,6 +1,8 @@
 // What Tessera counts, as one interface: the Prometheus implementation (prometheus-metrics.ts) when METRICS_PORT is set,
 // else noMetrics, whose methods do nothing, so an instance without metrics collects nothing.
 import type { SessionEndReason } from '../store/session-store'
+import type * as MetricsServerModule from './metrics-server'
+import type * as PrometheusMetricsModule from './prometheus-metrics'
 
 /** `mfa_required`: a right password for an account with two-factor sign-in, answered with a challenge (POST /v1/auth/mfa/verify finishes it). */
 export type LoginResult = 'success' | 'mfa_required' | 'invalid_credentials' | 'disabled' | 'email_not_verified' | 'error'
@@ -46,3 +48,10 @@ export const noMetrics: Metrics = {
 
 /** The label of a request no route matched (404s, and errors found before routing): one series, whatever the URL. */
 export const UNMATCHED_ROUTE = 'unmatched'
+
+// prom-client, with the @opentelemetry/api it loads, is about 140 modules: 30–40 ms of start-up and a few MiB that a
+// server without METRICS_PORT never uses. So the Prometheus side is loaded only when metrics are on.
+/* eslint-disable @typescript-eslint/no-require-imports -- a load that only happens when metrics are on is a synchronous require */
+export const loadPrometheusMetrics = (): typeof PrometheusMetricsModule => require('./prometheus-metrics') as typeof PrometheusMetricsModule
+export const loadMetricsServer = (): typeof MetricsServerModule => require('./metrics-server') as typeof MetricsServerModule
+/* eslint-enable @typescript-eslint/no-require-imports */

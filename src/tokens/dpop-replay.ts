@@ -20,7 +20,9 @@ export class MemoryReplayCache implements ReplayCache {
   private readonly seen: LRUCache<string, number>
 
   constructor (readonly maxEntries: number) {
-    this.seen = new LRUCache<string, number>({ max: maxEntries })
+    // Bounded by count through maxSize rather than max: with max, lru-cache reserves its arrays for every entry up front
+    // (about 3 MiB at the default 100,000, held from start even where no client uses DPoP); this way they grow with use.
+    this.seen = new LRUCache<string, number>({ maxSize: maxEntries, sizeCalculation: () => 1 })
   }
 
   get size (): number {
