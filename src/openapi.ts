@@ -25,7 +25,7 @@ export async function generateOpenApiYaml (): Promise<string> {
   const app = await buildApp(config, { clock, keys: staticKeyProvider([key], config.jwt, clock), logger: false })
   try {
     await app.ready()
-    return OPENAPI_HEADER + app.swagger({ yaml: true })
+    return OPENAPI_HEADER + await app.openApiYaml()
   } finally {
     await app.close()
   }

@@ -28,7 +28,7 @@ const isPassword = (name: string): boolean => /password/i.test(name)
 t.test('finding 9: a lone surrogate in any string field of any request body is a 400 naming the field', async (t) => {
   const ctx = await build(t)
   const admin = await registerAdmin(ctx)
-  const doc = ctx.app.swagger() as { paths: Record<string, Record<string, OpenApiOperation>> }
+  const doc = await ctx.app.openApiDocument() as { paths: Record<string, Record<string, OpenApiOperation>> }
   let checked = 0
   for (const [path, operations] of Object.entries(doc.paths)) {
     for (const [method, operation] of Object.entries(operations)) {

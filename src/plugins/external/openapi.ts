@@ -1,13 +1,24 @@
-// The OpenAPI 3.1 document, made from the route schemas: Swagger UI under /docs and the JSON at /openapi.json.
-import fastifySwagger from '@fastify/swagger'
-import fastifySwaggerUi from '@fastify/swagger-ui'
-import type { FastifyInstance } from 'fastify'
+// The OpenAPI 3.1 document, made from the route schemas: Swagger UI under /docs and the JSON at /openapi.json, built on
+// their first request.
+import type * as FastifySwagger from '@fastify/swagger'
+import type { SwaggerOptions } from '@fastify/swagger'
+import type * as FastifySwaggerUi from '@fastify/swagger-ui'
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type RouteOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import packageJson from '../../../package.json'
 import type { Config } from '../../config'
 
 /** Where Swagger UI lives; its pages get a security policy of their own (security-headers.ts). */
 export const DOCS_PREFIX = '/docs'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The OpenAPI document of every route, as /openapi.json serves it. */
+    openApiDocument: () => Promise<Record<string, unknown>>
+    /** The same document in YAML, as openapi.yaml holds it. */
+    openApiYaml: () => Promise<string>
+  }
+}
 
 export interface OpenApiOptions {
   /** Where the API listens, for the document's `servers`. */
@@ -36,8 +47,8 @@ function withDpopHeader<S> (schema: S): S {
   return { ...s, headers: { type: 'object', properties: { DPoP: DPOP_HEADER } } } as S
 }
 
-async function openApi (app: FastifyInstance, { host, port }: OpenApiOptions): Promise<void> {
-  await app.register(fastifySwagger, {
+function swaggerOptions ({ host, port }: OpenApiOptions): SwaggerOptions {
+  return {
     openapi: {
       openapi: '3.1.0',
       info: {
@@ -69,9 +80,73 @@ async function openApi (app: FastifyInstance, { host, port }: OpenApiOptions): P
     // Routes declared as '/' under a prefix are documented without the trailing slash (/v1/me).
     transform: ({ schema, url }) => ({ schema: withDpopHeader(schema), url: url.length > 1 ? url.replace(/\/$/, '') : url }),
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => typeof json.$id === 'string' ? json.$id : `def-${i}` }
-  })
-  await app.register(fastifySwaggerUi, { routePrefix: DOCS_PREFIX })
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
+  }
+}
+
+/**
+ * The docs application: @fastify/swagger and @fastify/swagger-ui on an instance of their own, holding a copy of every
+ * API route's method, URL and schema (with a handler that is never called). Only its document and its static files are
+ * used. Nothing is validated or serialized there, so no schema is compiled twice.
+ */
+async function buildDocsApp (routes: RouteOptions[], sharedSchemas: unknown[], options: OpenApiOptions): Promise<FastifyInstance> {
+  /* eslint-disable @typescript-eslint/no-require-imports -- loaded on the first docs request: see openApi below */
+  const fastifySwagger = require('@fastify/swagger') as typeof FastifySwagger
+  const fastifySwaggerUi = require('@fastify/swagger-ui') as typeof FastifySwaggerUi
+  /* eslint-enable @typescript-eslint/no-require-imports */
+  const docs = Fastify({ logger: false })
+  docs.setValidatorCompiler(() => () => true)
+  docs.setSerializerCompiler(() => (data) => JSON.stringify(data))
+  for (const schema of sharedSchemas) docs.addSchema(schema)
+  await docs.register(fastifySwagger.default, swaggerOptions(options))
+  for (const route of routes) {
+    docs.route({ method: route.method, url: route.url, schema: route.schema, config: route.config, handler: () => undefined })
+  }
+  await docs.register(fastifySwaggerUi.default, { routePrefix: DOCS_PREFIX })
+  await docs.ready()
+  return docs
+}
+
+/** Answers a Swagger UI request from the docs application: status, body and the headers that describe the content. */
+async function forward (docs: FastifyInstance, request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+  const headers: Record<string, string> = {}
+  for (const name of ['if-none-match', 'if-modified-since']) {
+    const value = request.headers[name]
+    if (typeof value === 'string') headers[name] = value
+  }
+  const res = await docs.inject({ method: request.method === 'HEAD' ? 'HEAD' : 'GET', url: request.url, headers })
+  // A file Swagger UI does not have: Tessera's own 404 (problem+json), as for any other unknown path.
+  if (res.statusCode === 404) return reply.callNotFound()
+  for (const name of ['content-type', 'cache-control', 'etag', 'last-modified', 'location']) {
+    const value = res.headers[name]
+    if (value !== undefined) reply.header(name, value)
+  }
+  return await reply.code(res.statusCode).send(res.rawPayload)
+}
+
+/**
+ * @fastify/swagger, @fastify/swagger-ui with @fastify/static, and the YAML writer they bring are about 150 modules:
+ * tens of milliseconds of every start and several MiB of memory that a server only needs when someone reads its docs.
+ * So the routes are recorded as they are declared, and the docs application is built from them on the first request
+ * for the document or for Swagger UI.
+ */
+async function openApi (app: FastifyInstance, options: OpenApiOptions): Promise<void> {
+  const routes: RouteOptions[] = []
+  // HEAD routes are Fastify's copies of the GET ones (the docs application makes its own); hidden ones, such as the
+  // docs routes below, are left out of the document anyway.
+  app.addHook('onRoute', (route) => { if (route.method !== 'HEAD' && route.schema?.hide !== true) routes.push(route) })
+  let docs: Promise<FastifyInstance> | undefined
+  const docsApp = async (): Promise<FastifyInstance> => {
+    docs ??= buildDocsApp(routes, Object.values(app.getSchemas()), options)
+    return await docs
+  }
+  app.decorate('openApiDocument', async () => (await docsApp()).swagger() as unknown as Record<string, unknown>)
+  app.decorate('openApiYaml', async () => (await docsApp()).swagger({ yaml: true }))
+  app.addHook('onClose', async () => { await (await docs)?.close() })
+
+  app.get('/openapi.json', { schema: { hide: true } }, async () => await app.openApiDocument())
+  const serveDocs = async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => await forward(await docsApp(), request, reply)
+  app.get(DOCS_PREFIX, { schema: { hide: true } }, serveDocs)
+  app.get(`${DOCS_PREFIX}/*`, { schema: { hide: true } }, serveDocs)
 }
 
 export default fp(openApi, { name: 'tessera-openapi', fastify: '5.x' })

@@ -107,12 +107,27 @@ t.test('GET /openapi.json is the OpenAPI 3.1 document', async (t) => {
   t.ok(doc.paths['/v1/auth/login'], 'documents login')
 })
 
-t.test('GET /docs answers', async (t) => {
+t.test('Swagger UI under /docs: its page, its files with revalidation, the same document, and 404s as problems', async (t) => {
   const ctx = await build(t)
-  const res = await ctx.app.inject({ url: '/docs' })
-  t.ok([200, 301, 302].includes(res.statusCode), `status ${res.statusCode}`)
-  if (res.statusCode !== 200) {
-    const target = await ctx.app.inject({ url: new URL(res.headers.location as string, 'http://localhost/docs').pathname })
-    t.equal(target.statusCode, 200, 'the redirect target answers')
+  for (const url of ['/docs', '/docs/']) {
+    const page = await ctx.app.inject({ url })
+    t.equal(page.statusCode, 200, url)
+    t.match(page.headers['content-type'], /^text\/html/)
+    t.match(page.body, /swagger-ui/)
   }
+  const css = await ctx.app.inject({ url: '/docs/static/swagger-ui.css' })
+  t.equal(css.statusCode, 200)
+  t.match(css.headers['content-type'], /^text\/css/)
+  t.ok(css.body.length > 10_000, 'the stylesheet itself')
+  const etag = css.headers.etag
+  t.type(etag, 'string', 'files carry an ETag')
+  const again = await ctx.app.inject({ url: '/docs/static/swagger-ui.css', headers: { 'if-none-match': String(etag) } })
+  t.equal(again.statusCode, 304, 'a revalidation is answered 304')
+  t.equal(again.body, '')
+  const head = await ctx.app.inject({ method: 'HEAD', url: '/docs/' })
+  t.equal(head.statusCode, 200)
+  t.equal(head.body, '')
+  const json = await ctx.app.inject({ url: '/docs/json' })
+  t.same(json.json(), (await ctx.app.inject({ url: '/openapi.json' })).json(), 'Swagger UI shows the document /openapi.json serves')
+  assertProblem(t, await ctx.app.inject({ url: '/docs/static/nothing-here.js' }), 404, 'ERR_NOT_FOUND')
 })
