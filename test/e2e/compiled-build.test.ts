@@ -1,11 +1,13 @@
-// The deployed shape: `node dist/server.js` (what `npm start` runs) with two cluster workers, no tsx anywhere,
-// the SQL migrations read from dist/, and a user who registers, logs in and calls whoami.
+// The deployed shape: `node dist/server.js` (what `npm start` runs) with two cluster workers, no tsx anywhere, the
+// server's code read from the one bundled file, the SQL migrations from dist/, and a user who registers, logs in and
+// calls whoami.
 import path from 'node:path'
 import t from 'tap'
 import { call, startServer, type ServerProcess } from './server-process'
 
 const PASSWORD = 'correct horse battery staple'
 const LISTENING = /^Server listening at /
+const DIST = path.resolve('dist') + path.sep
 
 /** Pids that logged "Server listening": the workers, once both are up. */
 function listeners (server: ServerProcess): number[] {
@@ -59,6 +61,9 @@ t.test('the compiled server runs without tsx, in the primary and in every worker
     const files = loaded.get(pid) ?? []
     const role = pid === server.child.pid ? 'the primary' : `worker ${pid}`
     t.ok(files.some((f) => f.endsWith(`${path.sep}dist${path.sep}server.js`)), `${role} runs dist/server.js`)
+    t.ok(files.some((f) => f.endsWith(`${path.sep}dist${path.sep}tessera.js`)), `${role} loads the bundle, dist/tessera.js`)
+    const ownModules = files.filter((f) => f.startsWith(DIST) && !['server.js', 'tessera.js'].includes(path.relative(DIST, f)))
+    t.same(ownModules, [], `${role} loads none of dist/'s separate modules: they are all in the bundle`)
     t.same(files.filter((f) => /[/\\]node_modules[/\\]tsx[/\\]/.test(f)), [], `${role} loads nothing from tsx`)
     t.same(files.filter((f) => /\.[cm]?ts$/.test(f)), [], `${role} loads no TypeScript file`)
   }
