@@ -1,8 +1,9 @@
 // Scenario 6: process start to the first 200 from /health/live, and resident memory once started and one whoami
 // answered — Tessera against plain Fastify + @fastify/jwt.
+import { rmSync } from 'node:fs'
 import { cpus } from 'node:os'
 import path from 'node:path'
-import { rssBytes, startServer, type ServerSpec } from '../lib/processes'
+import { REPO_ROOT, rssBytes, startServer, type ServerSpec } from '../lib/processes'
 import { count, fmt, fmtInt, tempDir, type BenchContext, type Scenario, type ScenarioOutcome, type ScenarioResult } from '../lib/scenario'
 import { spread, type Spread } from '../lib/stats'
 import { checkToken, tesseraSpec, WHOAMI_PATH } from '../lib/tessera'
@@ -18,6 +19,9 @@ const MAX_RSS_RATIO = 1.3
 interface Data {
   /** The very first start: empty key directory and database (key generation and migrations included). */
   firstStartMs: number
+  /** A start with the key directory and database in place but dist/.compile-cache emptied: the first start after a build. */
+  noCacheMs: number
+  noCacheRssMiB: number
   tesseraMs: number[]
   fastifyMs: number[]
   tessera: Spread
@@ -65,6 +69,10 @@ async function run (ctx: BenchContext): Promise<ScenarioOutcome> {
   ctx.log(`  first start (key generation, new database): ${fmtInt(firstStartMs)} ms`)
   // One untimed start creates the database of the timed starts, so each of them finds it in place.
   await startOnce(tessera, WHOAMI_PATH, tesseraToken)
+  // The first start after a build: V8 compiles the bundle from source and fills the compile cache the timed starts use.
+  rmSync(path.join(REPO_ROOT, 'dist', '.compile-cache'), { recursive: true, force: true })
+  const noCache = await startOnce(tessera, WHOAMI_PATH, tesseraToken)
+  ctx.log(`  start with an empty compile cache: ${fmtInt(noCache.ms)} ms, ${fmt(noCache.rssMiB, 1)} MiB`)
   const tesseraMs: number[] = []
   const fastifyMs: number[] = []
   const tesseraRssMiB: number[] = []
@@ -79,6 +87,8 @@ async function run (ctx: BenchContext): Promise<ScenarioOutcome> {
   }
   const data: Data = {
     firstStartMs,
+    noCacheMs: noCache.ms,
+    noCacheRssMiB: noCache.rssMiB,
     tesseraMs,
     fastifyMs,
     tessera: spread(tesseraMs),
@@ -98,6 +108,7 @@ async function run (ctx: BenchContext): Promise<ScenarioOutcome> {
       { name: 'Tessera start to first 200 (median)', value: data.tessera.median, unit: 'ms' },
       { name: 'Fastify + @fastify/jwt start to first 200 (median)', value: data.fastify.median, unit: 'ms' },
       { name: 'Tessera first start with key generation', value: firstStartMs, unit: 'ms' },
+      { name: 'Tessera start with an empty compile cache', value: noCache.ms, unit: 'ms' },
       { name: 'Tessera RSS after start and one whoami (median)', value: data.tesseraRss.median, unit: 'MiB' },
       { name: 'Fastify + @fastify/jwt RSS after start and one whoami (median)', value: data.fastifyRss.median, unit: 'MiB' }
     ],
@@ -126,10 +137,13 @@ function markdown (result: ScenarioResult): string {
     `| Tessera (key directory and database exist) | ${fmtInt(d.tessera.median)} | ${fmtInt(d.tessera.min)} | ${fmtInt(d.tessera.max)} | ${fmt(d.tesseraRss.median, 1)} | ${fmt(d.tesseraRss.min, 1)} | ${fmt(d.tesseraRss.max, 1)} |`,
     `| Fastify + @fastify/jwt (bench/peers/fastify-jwt.ts) | ${fmtInt(d.fastify.median)} | ${fmtInt(d.fastify.min)} | ${fmtInt(d.fastify.max)} | ${fmt(d.fastifyRss.median, 1)} | ${fmt(d.fastifyRss.min, 1)} | ${fmt(d.fastifyRss.max, 1)} |`,
     `| Tessera, first start (generates the key, creates the database), once | ${fmtInt(d.firstStartMs)} | — | — | — | — | — |`,
+    `| Tessera, first start after a build (empty compile cache), once | ${fmtInt(d.noCacheMs)} | — | — | ${fmt(d.noCacheRssMiB, 1)} | — | — |`,
     '',
     `Tessera ÷ Fastify, medians: start ${fmt(d.ratio)} (target ≤ ${fmt(MAX_START_RATIO)}: ${d.ratio <= MAX_START_RATIO ? 'met' : '**missed**'}), ` +
       `RSS ${fmt(d.rssRatio)} (target ≤ ${fmt(MAX_RSS_RATIO)}: ${d.rssRatio <= MAX_RSS_RATIO ? 'met' : '**missed**'}). Both run compiled JavaScript with no loader: Tessera's`,
-    '`dist/server.js`, as `npm start` does, and the peer bundled by esbuild into `bench/dist/`.',
+    '`dist/server.js`, as `npm start` does (the bundle `dist/tessera.js`, compiled from V8\'s compile cache once a start has filled it),',
+    'and the peer, its own code bundled by esbuild into `bench/dist/`, its packages read from `node_modules`, no compile cache.',
+    `Without the cache (the first start after a build) Tessera's start was ${fmtInt(d.noCacheMs)} ms: ${fmt(d.noCacheMs / d.fastify.median)}× the peer's median.`,
     '',
     `**Noise.** Tessera's starts ranged from ${fmtInt(d.tessera.min)} to ${fmtInt(d.tessera.max)} ms, Fastify's from ${fmtInt(d.fastify.min)} to ${fmtInt(d.fastify.max)} ms; ` +
       'polling adds up to 5 ms. RSS is read once per start, with no GC first, so it includes garbage not yet collected. ' +
@@ -163,7 +177,8 @@ export const coldStart: Scenario = {
   method: [
     'Time from `spawn()` of `node dist/server.js` (the compiled build `npm start` runs) to the first 200 from `GET /health/live`, polled',
     'every 5 ms with a new connection (so the resolution is about 5 ms). The first start, on an empty directory,',
-    'generates the signing key and creates the SQLite database; it is reported once. Then ten starts with the key',
+    'generates the signing key and creates the SQLite database; it is reported once. So is a start with `dist/.compile-cache`',
+    'emptied (the first start after a build), which fills the cache again. Then ten starts with the key',
     'directory and database in place, alternating with ten starts of the plain Fastify + @fastify/jwt peer',
     '(`bench/peers/fastify-jwt.ts`, also compiled, no tsx, EdDSA with a 10,000-entry cache) as the reference:',
     'Tessera, Fastify, Tessera, Fastify, … After each start, one whoami with a valid token (Tessera',
