@@ -38,8 +38,8 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   app.removeContentTypeParser('text/plain')
   for (const schema of [ProblemSchema, UserSchema, AuthResultSchema, MfaChallengeSchema, SessionSchema, SecurityEventSchema, AcceptedSchema]) app.addSchema(schema)
 
-  // METRICS_PORT unset: noMetrics, and no hook that only feeds metrics is installed (nothing is collected). prom-client
-  // (with the @opentelemetry/api it loads, about 140 modules) is only loaded when metrics are on: a shorter start.
+  // METRICS_PORT unset: noMetrics, and no hook that only feeds metrics is installed (nothing is collected); prom-client
+  // is not even loaded (metrics.ts).
   const metrics: Metrics = deps.metrics ??
     (config.metrics.port !== undefined ? new (loadPrometheusMetrics().PrometheusMetrics)() : noMetrics)
   const services = await createServices(config, { ...deps, metrics, log: app.log })
