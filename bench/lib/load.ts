@@ -29,6 +29,14 @@ export interface LoadSample {
   latencyMs: { mean: number, p50: number, p90: number, p99: number, max: number }
 }
 
+/**
+ * Seconds of load a freshly started server gets before it is measured. Tessera reaches its steady rate only after
+ * about 8 s of whoami load (4-s windows of one process: 19.5k, 26k, 35k, 38.5k, 38.4k req/s; V8 growing its young
+ * generation and optimising the request path), where plain Fastify is at speed within the first second. A shorter
+ * warm-up measured Tessera's warm-up, and throughput ratios moved by ±20 % from one process to the next.
+ */
+export const WARMUP_S = 10
+
 export class LoadError extends Error {
   override name = 'LoadError'
 }

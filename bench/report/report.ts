@@ -42,8 +42,12 @@ function readJson<T> (file: string): T | null {
   return existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) as T : null
 }
 
-/** A full run must fit in 10 minutes on 2 cores (issue #6). */
-export const BUDGET_S = 600
+/**
+ * A full run that takes more than a fifth over the sum of its scenarios' estimates was slowed by the machine. (Issue #6
+ * asked for 10 minutes on 2 cores; the scenarios added since and the warm-up a steady rate needs, `WARMUP_S`, put the
+ * plan itself over that.)
+ */
+export const budgetS = (): number => 1.2 * DEFAULT_SCENARIOS.reduce((sum, s) => sum + s.estimateS, 0)
 
 /** What a full run (BENCH_SCALE=1) should take on an idle 2-core machine, in minutes. */
 export const estimateMinutes = (): number => Math.round(DEFAULT_SCENARIOS.reduce((sum, s) => sum + s.estimateS, 0) / 60)
@@ -65,8 +69,8 @@ export async function writeReport (paths: ReportPaths): Promise<void> {
         `${meta.cpuModel}, ${meta.cpus} cores, ${fmt(meta.totalMemGB, 0)} GB. Load average (1 min) ${fmt(meta.loadAvg.before[0])} before, ${fmt(meta.loadAvg.after[0])} after.`,
       ''
     )
-    if (meta.mode === 'full' && meta.scale === 1 && meta.durationS > BUDGET_S) {
-      out.push(`This run took ${fmt(meta.durationS / 60, 1)} min, over the 10-minute budget of a full run on 2 cores: the machine was slower or busier than the one it was planned on.`, '')
+    if (meta.mode === 'full' && meta.scale === 1 && meta.durationS > budgetS()) {
+      out.push(`This run took ${fmt(meta.durationS / 60, 1)} min, over the ${fmt(budgetS() / 60, 1)} min a full run may take on 2 cores: the machine was slower or busier than the one it was planned on.`, '')
     }
     if (meta.scale !== 1) out.push(`BENCH_SCALE=${meta.scale}: durations and user counts were cut to that fraction, so the figures are noisier than a full run's.`, '')
     if (meta.loadAvg.before[0] > meta.cpus / 2) out.push(`The machine was busy when the run started (load average ${fmt(meta.loadAvg.before[0])} on ${meta.cpus} cores): read the figures as rough.`, '')

@@ -1,7 +1,7 @@
 // Scenario 10: what counting costs the hot path — whoami req/s with METRICS_PORT set ÷ without, same run.
 import { readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
-import { bearerGets, runLoad, type LoadSample } from '../lib/load'
+import { bearerGets, runLoad, WARMUP_S, type LoadSample } from '../lib/load'
 import { freePort, getStatus, startServer, type RunningServer } from '../lib/processes'
 import { fmt, fmtInt, pct, seconds, tempDir, type BenchContext, type Scenario, type ScenarioOutcome, type ScenarioResult } from '../lib/scenario'
 import { disagreement, spread, type Spread } from '../lib/stats'
@@ -41,7 +41,7 @@ interface Round { off: Measured, on: Measured, ratio: number, cpuRatio: number }
 interface Data { rounds: Round[], ratio: Spread, cpuRatio: Spread, offCpuUs: Spread, onCpuUs: Spread, offRps: Spread, onRps: Spread, onP99Ms: Spread, offP99Ms: Spread, tokenChecks: number }
 
 async function run (ctx: BenchContext): Promise<ScenarioOutcome> {
-  const params = { tokens: ctx.smoke ? 50 : TOKENS, phaseS: seconds(ctx, 8, 0.1), connections: ctx.smoke ? 5 : CONNECTIONS }
+  const params = { tokens: ctx.smoke ? 50 : TOKENS, phaseS: seconds(ctx, 8, 0.1), warmupS: seconds(ctx, WARMUP_S, 0.1), connections: ctx.smoke ? 5 : CONNECTIONS }
   const dir = tempDir(ctx, 'metrics')
   const key = tesseraKeyDir(path.join(dir, 'keys'))
   const { tokens, subs } = mintAccessTokens(key, params.tokens)
@@ -54,8 +54,9 @@ async function run (ctx: BenchContext): Promise<ScenarioOutcome> {
   try {
     for (const server of [off, on]) {
       await checkToken(server, WHOAMI_PATH, tokens[0], subs[0])
-      // Warm-up: JIT, and every token in the verified-token cache.
+      // Warm-up: every token in the verified-token cache, then load until the process runs at its steady rate.
       await runLoad({ baseUrl: server.baseUrl, connections: params.connections, label: `warm-up ${server.name}`, requests: bearerGets(WHOAMI_PATH, tokens), amount: Math.max(3 * tokens.length, params.connections * 10) })
+      await runLoad({ baseUrl: server.baseUrl, connections: params.connections, label: `warm-up ${server.name}`, requests: bearerGets(WHOAMI_PATH, tokens), durationS: params.warmupS })
     }
     const rounds: Round[] = []
     const roundCount = ctx.smoke ? 1 : ROUNDS
@@ -148,12 +149,12 @@ function chart (result: ScenarioResult): Record<string, unknown> {
 export const metrics: Scenario = {
   id: 'metrics',
   title: '10. Metrics overhead',
-  estimateS: 60,
+  estimateS: 80,
   method: [
     'Two Tessera processes on one key directory (`RATE_LIMIT=off`, `LOG_LEVEL=warn`, SQLite each): one without',
     '`METRICS_PORT` (no metrics object, no hook: nothing collected), one with it (every request observed in the',
     'duration histogram, every token check and verified-token cache lookup counted, Node\'s runtime metrics collected).',
-    'The bench signs 2,000 access tokens; after a warm-up of each, autocannon (20 connections) sends',
+    `The bench signs 2,000 access tokens; after a warm-up of each (every token once, then ${WARMUP_S} s of load), autocannon (20 connections) sends`,
     '`GET /v1/auth/whoami` with the tokens in rotation to one process, then the other (off first in odd rounds, on first in',
     'even ones), 8 s each, five rounds. The figure',
     'is on ÷ off req/s of the same round, median over rounds; a scrape of the "on" process afterwards must show the',

@@ -2,7 +2,7 @@
 import { cpus } from 'node:os'
 import path from 'node:path'
 import type { JwtAlg } from '../../src/keys/key'
-import { bearerGets, runLoad, type LoadSample } from '../lib/load'
+import { bearerGets, runLoad, WARMUP_S, type LoadSample } from '../lib/load'
 import { getStatus, HEALTH_PATH, startServer, type RunningServer, type ServerSpec } from '../lib/processes'
 import { fmt, fmtInt, pct, seconds, tempDir, type BenchContext, type Scenario, type ScenarioOutcome, type ScenarioResult } from '../lib/scenario'
 import { disagreement, spread, type Spread } from '../lib/stats'
@@ -72,7 +72,7 @@ async function checkStatus (server: RunningServer, urlPath: string): Promise<voi
 }
 
 async function run (ctx: BenchContext): Promise<ScenarioOutcome> {
-  const params = { tokens: ctx.smoke ? 50 : TOKENS, phaseS: seconds(ctx, 8, 0.1), warmupS: seconds(ctx, 2, 0.1), connections: ctx.smoke ? 5 : CONNECTIONS }
+  const params = { tokens: ctx.smoke ? 50 : TOKENS, phaseS: seconds(ctx, 8, 0.1), warmupS: seconds(ctx, WARMUP_S, 0.1), connections: ctx.smoke ? 5 : CONNECTIONS }
   const dir = tempDir(ctx, 'peers')
   // One key and one token set per target: Tessera's key lives in its key directory, the peers get theirs in the environment.
   const keys = new Map<string, KeyMaterial>()
@@ -166,7 +166,7 @@ function chart (result: ScenarioResult): Record<string, unknown> {
 export const peers: Scenario = {
   id: 'peers',
   title: '2. Against the usual stacks',
-  estimateS: 150,
+  estimateS: 250,
   method: [
     'Six servers, each a separate process started for its turn and stopped after it, so only one runs at a time:',
     'Tessera (EdDSA, default configuration as in scenario 1), and in `bench/peers/`: Express 5 + passport-jwt with',
@@ -176,7 +176,7 @@ export const peers: Scenario = {
     'no authentication (`bench/peers/fastify-hello.ts`), answers a fixed body of the same shape and ignores the',
     '`Authorization` header it is sent: the ceiling for a whoami on Fastify. Each gets 2,000 tokens for',
     '2,000 distinct users, minted with its own key for its algorithm, in rotation; one token is checked before the',
-    'load. Per turn: 2 s warm-up, then 8 s measured (autocannon, 20 connections). Two rounds in the same order',
+    `load. Per turn: ${WARMUP_S} s warm-up (Tessera needs about 8 s of load to reach its steady rate), then 8 s measured (autocannon, 20 connections). Two rounds in the same order`,
     '(Tessera, then each peer; then all again), so Tessera and each peer alternate A B A B. The figure is Tessera',
     'req/s ÷ peer req/s of the same round. Targets: Tessera ahead of every Express stack (> 1), ≥ 0.90 of',
     'Fastify + @fastify/jwt, and ≥ 0.85 of Fastify with no authentication.'
