@@ -77,10 +77,10 @@ export async function writeReport (paths: ReportPaths): Promise<void> {
   }
   out.push(
     '**How to read this.** Absolute requests per second depend on the machine; the figures that matter are',
-    'ratios between two servers (or two routes) measured in the same run. Every comparison runs twice,',
-    'interleaved (A B A B), each server in its own process with the load generator (autocannon) in another, one',
-    'server at a time, all on 127.0.0.1. Tables give the median and the minimum of the two rounds; the spread',
-    'between them is the noise. A missed target is reported as missed, with the measured figure; scenarios are',
+    'ratios between two servers (or two routes) measured in the same run. Every comparison runs at least twice,',
+    'interleaved (A B A B …; each scenario says how many rounds), each server in its own process with the load generator',
+    '(autocannon) in another, one server at a time, all on 127.0.0.1. Tables give the median and the minimum over the',
+    'rounds; the spread between them is the noise. A missed target is reported as missed, with the measured figure; scenarios are',
     'not tuned to pass.',
     ''
   )
