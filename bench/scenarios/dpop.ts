@@ -13,7 +13,7 @@ import { createKeyProvider } from '../../src/keys/key-provider'
 import { newId, newSessionId } from '../../src/lib/ids'
 import { ACCESS_TYP } from '../../src/tokens/claims'
 import { TokenIssuer } from '../../src/tokens/token-issuer'
-import { bearerGets, runLoad, type LoadSample } from '../lib/load'
+import { bearerGets, runLoad, WARMUP_S, type LoadSample } from '../lib/load'
 import { REPO_ROOT, startServer } from '../lib/processes'
 import { count, fmt, fmtInt, pct, tempDir, type BenchContext, type Scenario, type ScenarioOutcome, type ScenarioResult } from '../lib/scenario'
 import { disagreement, spread, type Spread } from '../lib/stats'
@@ -112,6 +112,7 @@ async function run (ctx: BenchContext): Promise<ScenarioOutcome> {
     const base = { baseUrl: server.baseUrl, connections: params.connections }
     // Warm-up: JIT, jose loaded, every token in the verified-token cache.
     await runLoad({ ...base, label: 'warm-up bearer', requests: bearerGets(WHOAMI_PATH, bearer.tokens), amount: 3 * params.clients })
+    await runLoad({ ...base, label: 'warm-up bearer', requests: bearerGets(WHOAMI_PATH, bearer.tokens), durationS: ctx.smoke ? 0.1 : WARMUP_S })
     await runLoad({ ...base, label: 'warm-up dpop', requests: dpopGets(clients, htu, 2 * params.clients), amount: 2 * params.clients })
     for (let r = 0; r < ctx.rounds; r++) {
       const b = await runLoad({ ...base, label: `bearer #${r + 1}`, requests: bearerGets(WHOAMI_PATH, bearer.tokens), amount: params.requests })
@@ -200,13 +201,13 @@ function chart (result: ScenarioResult): Record<string, unknown> {
 export const dpop: Scenario = {
   id: 'dpop',
   title: '9. DPoP: sender-constrained tokens',
-  estimateS: 60,
+  estimateS: 70,
   method: [
     'One Tessera process at its defaults (`DPOP=optional`, `RATE_LIMIT=off`, `LOG_LEVEL=warn`). The bench signs, with the',
     'server\'s Ed25519 key, 2,000 Bearer access tokens for 2,000 users and 2,000 access tokens bound (`cnf.jkt`) to 2,000',
     'client P-256 keys, one per client. Before each DPoP phase it makes one ES256 proof per request (`htm`, `htu`, `iat`,',
     'a fresh `jti`, `ath`), so the load generator only sends, as in the Bearer phase. autocannon (20 connections) sends',
-    '`GET /v1/auth/whoami` with the tokens in rotation; after a warm-up (every token in the verified-token cache, jose',
+    `\`GET /v1/auth/whoami\` with the tokens in rotation; after a warm-up (every token in the verified-token cache, ${WARMUP_S} s of Bearer load, jose`,
     'loaded), Bearer and DPoP phases of 20,000 requests alternate, twice. The figure is DPoP req/s ÷ Bearer req/s of the',
     'same round. The replay cache\'s memory is measured in a child process (`--expose-gc`): heap after filling a',
     '`MemoryReplayCache` with 100,000 proofs of 2,000 clients, per entry. The bound token\'s size comes from Tessera\'s',

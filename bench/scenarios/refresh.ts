@@ -1,7 +1,7 @@
 // Scenario 8: what sessions cost the token endpoints: chained refreshes and whoami, before and after sessions, same run.
 import type autocannon from 'autocannon'
 import { baselineServer } from '../lib/baseline'
-import { bearerGets, runLoad, type LoadSample } from '../lib/load'
+import { bearerGets, runLoad, WARMUP_S, type LoadSample } from '../lib/load'
 import { startServer, type RunningServer } from '../lib/processes'
 import { fmt, fmtInt, pct, seconds, tempDir, type BenchContext, type Scenario, type ScenarioOutcome, type ScenarioResult } from '../lib/scenario'
 import { disagreement, spread, type Spread } from '../lib/stats'
@@ -105,7 +105,7 @@ async function run (ctx: BenchContext): Promise<ScenarioOutcome> {
         const base = { baseUrl: side.server.baseUrl, connections }
         if (r === 0) {
           await runLoad({ ...base, label: `${side.name} warm-up`, requests: refreshChains(await freshChains(side.server, side.emails)), amount: connections * 20 })
-          await runLoad({ ...base, label: `${side.name} whoami warm-up`, requests: bearerGets(WHOAMI_PATH, side.access), amount: connections * 200 })
+          await runLoad({ ...base, label: `${side.name} whoami warm-up`, requests: bearerGets(WHOAMI_PATH, side.access), durationS: ctx.smoke ? 0.1 : WARMUP_S })
         }
         // whoami before the refreshes: measured right after them, the build with sessions (a row written per refresh)
         // answered whoami at 0.6 to 0.7 of the other in one run, while the same two builds alone were level.
@@ -187,7 +187,7 @@ function chart (result: ScenarioResult): Record<string, unknown> {
 export const refresh: Scenario = {
   id: 'refresh',
   title: '8. Refresh with sessions',
-  estimateS: 150,
+  estimateS: 170,
   method: [
     `Two Tessera processes side by side, on SQLite in temporary directories (\`RATE_LIMIT=off\`, \`LOG_LEVEL=warn\`): this`,
     `build, and the commit just before sessions were merged (\`${BEFORE_SESSIONS}\`), checked out with \`git archive\`,`,
@@ -196,8 +196,8 @@ export const refresh: Scenario = {
     'connections) refreshes as clients do: a chain is never presented twice at once and always with the refresh',
     'token of its previous answer, so every request is a rotation (after sessions: a compare-and-set on the session',
     'row; before: none) and none is a replay. `GET /v1/auth/whoami` with the users\' access tokens is measured before',
-    'each refresh phase. Per round, 6 s of each, before then after; two rounds after a warm-up of 20 refreshes and',
-    '200 whoami per connection. Figures: refresh req/s and p99 of each build, and after ÷ before for refresh and',
+    'each refresh phase. Per round, 6 s of each, before then after; two rounds after a warm-up of 20 refreshes per',
+    `connection and ${WARMUP_S} s of whoami. Figures: refresh req/s and p99 of each build, and after ÷ before for refresh and`,
     'whoami (whoami must not have changed: sessions are not read on the access path).'
   ].join('\n'),
   run,

@@ -1,6 +1,6 @@
 // Scenario 1: what verifying a token costs Tessera — GET /v1/auth/whoami against GET /health/live, same process.
 import path from 'node:path'
-import { bearerGets, runLoad, type LoadSample } from '../lib/load'
+import { bearerGets, runLoad, WARMUP_S, type LoadSample } from '../lib/load'
 import { HEALTH_PATH, startServer } from '../lib/processes'
 import { fmt, fmtInt, pct, seconds, tempDir, type BenchContext, type Scenario, type ScenarioOutcome, type ScenarioResult } from '../lib/scenario'
 import { disagreement, spread, type Spread } from '../lib/stats'
@@ -47,7 +47,7 @@ interface VariantData {
 }
 interface Data { variants: VariantData[] }
 
-async function runVariant (ctx: BenchContext, variant: TesseraVariant, params: { tokens: number, phaseS: number, connections: number }): Promise<VariantData> {
+async function runVariant (ctx: BenchContext, variant: TesseraVariant, params: { tokens: number, phaseS: number, warmupS: number, connections: number }): Promise<VariantData> {
   const dir = tempDir(ctx, `verify-${variant.name}`)
   const key = tesseraKeyDir(path.join(dir, 'keys'))
   // Hybrid tokens must name users and sessions the server can look up: made in its database before it starts.
@@ -61,6 +61,7 @@ async function runVariant (ctx: BenchContext, variant: TesseraVariant, params: {
     const base = { baseUrl: server.baseUrl, connections: params.connections }
     // Warm-up: JIT, and every token presented at least once so a cache that can hold them all is full.
     await runLoad({ ...base, label: 'warm-up whoami', requests: bearerGets(WHOAMI_PATH, tokens), amount: Math.max(3 * tokens.length, params.connections * 10) })
+    await runLoad({ ...base, label: 'warm-up whoami', requests: bearerGets(WHOAMI_PATH, tokens), durationS: params.warmupS })
     await runLoad({ ...base, label: 'warm-up live', requests: bearerGets(HEALTH_PATH, tokens), durationS: params.phaseS / 4 })
     const rounds: Round[] = []
     for (let r = 0; r < ctx.rounds; r++) {
@@ -87,7 +88,7 @@ async function runVariant (ctx: BenchContext, variant: TesseraVariant, params: {
 }
 
 async function run (ctx: BenchContext): Promise<ScenarioOutcome> {
-  const params = { tokens: ctx.smoke ? 50 : TOKENS, phaseS: seconds(ctx, 8, 0.1), connections: ctx.smoke ? 5 : CONNECTIONS }
+  const params = { tokens: ctx.smoke ? 50 : TOKENS, phaseS: seconds(ctx, 8, 0.1), warmupS: seconds(ctx, WARMUP_S, 0.1), connections: ctx.smoke ? 5 : CONNECTIONS }
   const variants: VariantData[] = []
   // The smoke run starts the first variant and those marked `smoke`: each start costs about a second.
   const selected = ctx.smoke ? TESSERA_VARIANTS.filter((v, i) => i === 0 || v.smoke === true) : TESSERA_VARIANTS
@@ -172,7 +173,7 @@ function chart (result: ScenarioResult): Record<string, unknown> {
 export const verification: Scenario = {
   id: 'verification',
   title: '1. Verification overhead',
-  estimateS: 120,
+  estimateS: 150,
   method: [
     'One Tessera process per variant (`RATE_LIMIT=off`, `LOG_LEVEL=warn`, SQLite in a temporary directory). Its',
     'Ed25519 signing key is written to the key directory before the start, as a first start does, and the bench',
@@ -181,7 +182,7 @@ export const verification: Scenario = {
     'load. autocannon (20 connections, no pipelining) sends `GET /v1/auth/whoami` with the tokens in rotation',
     '(`setupRequest`), and `GET /health/live` with the same rotating `Authorization` header, which that route',
     'ignores: the load generator does the same work for both, only the server\'s work differs. After a warm-up',
-    '(every token presented three times, so a cache that holds them all is full), the two loads alternate in the',
+    `(every token presented three times, so a cache that holds them all is full, then ${WARMUP_S} s of whoami), the two loads alternate in the`,
     'same process, live, whoami, live, whoami, 8 s each. The figure is whoami req/s ÷ live req/s of the same',
     'round; the target (≥ 0.85) applies to the default configuration. `JWT_VERIFY_CACHE=0` is the worst case:',
     'every request verifies an Ed25519 signature. `REVOCATION_MODE=hybrid` (default cache: 50,000 entries, 5 s)',
