@@ -2,6 +2,7 @@
 // Redis unreachable: nothing throws, nothing waits long, the TTL takes over.
 // Tests that need Redis ask test/support/services.ts first: skipped with the reason when it is not there (failed in CI).
 import { randomBytes } from 'node:crypto'
+import { Redis } from 'ioredis'
 import path from 'node:path'
 import t from 'tap'
 import { ManualClock } from '../../src/clock'
@@ -9,22 +10,10 @@ import { createRedisBus, decodeEvent, encodeEvent, type RevocationEvent } from '
 import { createSqliteStore } from '../../src/store/sqlite-store'
 import { assertProblem, bearer, build, makeKey, register, START } from '../support/app'
 import { REDIS_URL, requireService } from '../support/services'
+import { until } from '../support/until'
 
 const DEAD_REDIS = 'redis://127.0.0.1:1'
 const silent = { warn: () => {}, info: () => {} }
-
-/**
- * Poll until `condition` holds. The bound only stops a broken build from hanging the run; it is no speed claim (a busy
- * machine may be slow), and "at once" is proved by the frozen clock and the hour-long TTL, not by a stopwatch.
- */
-async function until (condition: () => boolean | Promise<boolean>, ms = 30_000): Promise<boolean> {
-  const deadline = Date.now() + ms
-  while (Date.now() < deadline) {
-    if (await condition()) return true
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
-  return condition()
-}
 
 t.test('wire format: compact, and anything malformed is ignored', async (t) => {
   const events: RevocationEvent[] = [
@@ -50,6 +39,12 @@ t.test('two buses on one channel: each hears the other (and itself)', async (t) 
   const heardB: RevocationEvent[] = []
   await a.subscribe((e) => heardA.push(e))
   await b.subscribe((e) => heardB.push(e))
+  // subscribe() stops waiting after half a second so that start-up never hangs on Redis; Redis pub/sub keeps nothing
+  // for a subscriber not yet there. On a busy machine, publish only once Redis counts both subscribers.
+  const observer = new Redis(REDIS_URL)
+  t.teardown(() => observer.disconnect())
+  const subscribers = async (): Promise<number> => Number(((await observer.pubsub('NUMSUB', channel)) as [string, number])[1])
+  t.ok(await until(async () => await subscribers() === 2), 'both buses subscribed')
   a.publish({ kind: 'session', sid: 'AbCdEfGhIjKlMnOp' })
   b.publish({ kind: 'user', userId: 'u1', version: 2 })
   t.ok(await until(() => heardA.length === 2 && heardB.length === 2), 'delivered')
